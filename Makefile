@@ -1,0 +1,46 @@
+# Everything sets itself up: virtualenv, packages, services, database, migrations.
+SHELL := /bin/bash
+PY := .venv/bin/python
+PIP := .venv/bin/pip
+STAMP := .venv/.installed
+export DJANGO_SETTINGS_MODULE ?= config.settings.dev
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-fast lint bench install services migrate seed e2e-deps
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv .venv
+	@$(PIP) install -q --upgrade pip
+	@$(PIP) install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+services:
+	@bash scripts/services.sh
+
+migrate: install services
+	@$(PY) manage.py migrate --noinput -v 0
+
+seed: migrate
+	@$(PY) manage.py seed_demo
+
+run: seed
+	@bash scripts/run.sh $(HOST) $(PORT)
+
+# Debian's chromium for the browser tests (never `playwright install`).
+e2e-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "WARNING: could not install Debian chromium; browser tests will fail"; }
+
+test: install services e2e-deps
+	@bash scripts/test.sh
+
+lint: install
+	@.venv/bin/ruff check .
+	@DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run -v 1
+
+bench: migrate
+	@for b in bench/*.py; do echo "== $$b"; DJANGO_SETTINGS_MODULE=config.settings.dev $(PY) $$b || exit 1; done

@@ -1,0 +1,16 @@
+from .base import *  # noqa: F403
+from .base import DATABASES, REST_FRAMEWORK
+from .env import env_str
+
+DEBUG = False
+SECRET_KEY = "test-only-insecure-key-0123456789abcdefghijklmnopqrstuvwxyz"
+SANDBOX_PROVIDER_SECRET = env_str("SANDBOX_PROVIDER_SECRET", "sandbox-test-secret")
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# ChannelsLiveServerTestCase and multi-process tests need a fixed test database name.
+DATABASES["default"]["TEST"] = {"NAME": "test_" + DATABASES["default"]["NAME"]}
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"login": "1000/min", "register": "1000/min"},
+}
+AXES_ENABLED = False
+CELERY_TASK_ALWAYS_EAGER = False

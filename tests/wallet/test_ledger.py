@@ -1,0 +1,96 @@
+"""The posting service and the database's own guarantees behind it."""
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.db.utils import DatabaseError
+
+from tests.factories import balances, make_player
+from wallet.errors import InsufficientFunds, UnbalancedPostings
+from wallet.ledger import Posting, hold_funds, ledger_post, player_accounts, system_account
+from wallet.models import Account, AccountKind, Entry, Transaction
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _house(currency="USD"):
+    return system_account(AccountKind.HOUSE, currency)
+
+
+def test_post_updates_balances_chain_and_entries():
+    player = make_player(funds={"USD": 1_000})
+    with transaction.atomic():
+        txn = hold_funds(player_id=player.pk, currency="USD", amount=300, kind="bet_stake",
+                         dedupe_key="t1", reference="bet:1")
+    assert balances(player) == {"cash": 700, "reserved": 300, "bonus": 0}
+    entries = list(Entry.objects.filter(transaction=txn).order_by("account_id"))
+    assert sorted(e.amount for e in entries) == [-300, 300]
+    assert all(e.hash and len(e.hash) == 64 for e in entries)
+    accts = player_accounts(player_id=player.pk, currency="USD")
+    assert accts.cash.chain_head == Entry.objects.filter(account=accts.cash).last().hash
+
+
+def test_overdraft_refused_and_nothing_written():
+    player = make_player(funds={"USD": 100})
+    before = Transaction.objects.count()
+    with pytest.raises(InsufficientFunds), transaction.atomic():
+        hold_funds(player_id=player.pk, currency="USD", amount=101, kind="bet_stake",
+                   dedupe_key="t2", reference="bet:2")
+    assert Transaction.objects.count() == before
+    assert balances(player)["cash"] == 100
+
+
+def test_unbalanced_postings_refused_in_python():
+    player = make_player()
+    accts = player_accounts(player_id=player.pk, currency="USD")
+    with pytest.raises(UnbalancedPostings), transaction.atomic():
+        ledger_post(kind="adjustment", postings=[Posting(accts.cash, 5), Posting(_house(), -4)])
+
+
+def test_unbalanced_transaction_refused_by_database_at_commit():
+    player = make_player()
+    accts = player_accounts(player_id=player.pk, currency="USD")
+    with pytest.raises(DatabaseError, match="does not balance"):
+        with transaction.atomic():
+            txn = Transaction.objects.create(kind="adjustment")
+            Entry.objects.create(transaction=txn, account=accts.cash, currency="USD", amount=5,
+                                 balance_after=5)
+    assert Transaction.objects.filter(kind="adjustment").count() == 0
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE wallet_entry SET amount = amount * 2",
+    "DELETE FROM wallet_entry",
+    "UPDATE wallet_transaction SET reason = 'edited'",
+    "DELETE FROM wallet_transaction",
+])
+def test_ledger_rows_are_append_only(statement):
+    make_player(funds={"USD": 500})
+    with pytest.raises(IntegrityError, match="append-only"), connection.cursor() as cur:
+        cur.execute(statement)
+    assert Entry.objects.filter(amount=500).count() == 1
+
+
+def test_negative_player_balance_refused_by_check_constraint():
+    player = make_player(funds={"USD": 10})
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Account.objects.filter(owner=player, kind="cash").update(balance=-1)
+
+
+def test_dedupe_key_allows_one_transaction():
+    player = make_player(funds={"USD": 1_000})
+    with transaction.atomic():
+        hold_funds(player_id=player.pk, currency="USD", amount=1, kind="bet_stake",
+                   dedupe_key="same", reference="x")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        hold_funds(player_id=player.pk, currency="USD", amount=1, kind="bet_stake",
+                   dedupe_key="same", reference="x")
+    assert balances(player) == {"cash": 999, "reserved": 1, "bonus": 0}
+
+
+def test_system_accounts_carry_no_materialized_balance():
+    player = make_player(funds={"USD": 1_000})
+    with transaction.atomic():
+        accts = player_accounts(player_id=player.pk, currency="USD")
+        ledger_post(kind="bet_settle", postings=[Posting(accts.cash, -250), Posting(_house(), 250)])
+    assert Account.objects.get(pk=_house().pk).balance == 0
+    assert sum(Entry.objects.filter(account=_house()).values_list("amount", flat=True)) == 250

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from django.contrib.auth import authenticate, password_validation
+from django.db import IntegrityError, transaction
+from rest_framework.authtoken.models import Token
+
+from common.errors import DomainError
+
+from .models import User
+
+
+class UsernameTaken(DomainError):
+    code = "username_taken"
+    status_code = 409
+    default_detail = "That username or email is already registered."
+
+
+class InvalidCredentials(DomainError):
+    code = "invalid_credentials"
+    status_code = 401
+    default_detail = "Username or password is wrong."
+
+
+def user_register(*, username: str, email: str, password: str) -> User:
+    """Create a player account. Raises UsernameTaken, django ValidationError for a weak password."""
+    candidate = User(username=username, email=email)
+    password_validation.validate_password(password, user=candidate)
+    candidate.set_password(password)
+    try:
+        with transaction.atomic(durable=True):
+            if User.objects.filter(username__iexact=username).exists() or User.objects.filter(
+                email__iexact=email
+            ).exists():
+                raise UsernameTaken()
+            candidate.save()
+    except IntegrityError:
+        raise UsernameTaken() from None
+    return candidate
+
+
+def token_issue(*, username: str, password: str, request=None) -> str:
+    """Return the user's API token. Raises InvalidCredentials."""
+    user = authenticate(request, username=username, password=password)
+    if user is None or not user.is_active:
+        raise InvalidCredentials()
+    token, _ = Token.objects.get_or_create(user=user)
+    return token.key

@@ -1,0 +1,260 @@
+"""The one way money moves: `ledger_post`.
+
+Every money change of every app is a balanced set of postings written here, inside the
+caller's service transaction. Player accounts are locked in primary-key order with
+SELECT ... FOR UPDATE, re-checked, updated and chained; system accounts are neither locked
+nor updated (their balances are derived from entries), so no single row serializes all
+players.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import Sum
+
+from .chain import entry_hash
+from .errors import InsufficientFunds, UnbalancedPostings
+from .models import (
+    SYSTEM_KINDS,
+    Account,
+    AccountKind,
+    Entry,
+    OutboxEvent,
+    Transaction,
+)
+
+
+@dataclass(frozen=True)
+class Posting:
+    account: Account
+    amount: int  # signed minor units; + credits the account, - debits it
+
+
+@dataclass(frozen=True)
+class PlayerAccounts:
+    cash: Account
+    bonus: Account
+    reserved: Account
+
+
+def player_accounts(*, player_id: int, currency: str) -> PlayerAccounts:
+    """Return (creating if needed) the player's cash, bonus and reserved accounts.
+
+    Uses INSERT ... ON CONFLICT DO NOTHING so concurrent first uses never collide, and
+    opens no savepoint.
+    """
+    rows = {
+        a.kind: a for a in Account.objects.filter(owner_id=player_id, currency=currency)
+    }
+    if len(rows) < 3:
+        Account.objects.bulk_create(
+            [
+                Account(owner_id=player_id, kind=kind, currency=currency)
+                for kind in (AccountKind.CASH, AccountKind.BONUS, AccountKind.RESERVED)
+                if kind not in rows
+            ],
+            ignore_conflicts=True,
+        )
+        rows = {a.kind: a for a in Account.objects.filter(owner_id=player_id, currency=currency)}
+    return PlayerAccounts(
+        cash=rows[AccountKind.CASH], bonus=rows[AccountKind.BONUS], reserved=rows[AccountKind.RESERVED]
+    )
+
+
+_system_cache: dict[tuple[str, str], Account] = {}
+
+
+def system_account(kind: str, currency: str) -> Account:
+    if kind not in SYSTEM_KINDS:
+        raise ValueError(f"{kind} is not a system account kind")
+    cached = _system_cache.get((kind, currency))
+    if cached is not None:
+        return cached
+    Account.objects.bulk_create(
+        [Account(owner=None, kind=kind, currency=currency)], ignore_conflicts=True
+    )
+    account = Account.objects.get(owner__isnull=True, kind=kind, currency=currency)
+    _system_cache[(kind, currency)] = account
+    return account
+
+
+def _check_balanced(postings: Sequence[Posting]) -> None:
+    sums: dict[str, int] = defaultdict(int)
+    for p in postings:
+        if not isinstance(p.amount, int) or isinstance(p.amount, bool) or p.amount == 0:
+            raise UnbalancedPostings(f"posting amounts must be non-zero ints, got {p.amount!r}")
+        sums[p.account.currency] += p.amount
+    unbalanced = {c: s for c, s in sums.items() if s != 0}
+    if unbalanced:
+        raise UnbalancedPostings(f"postings do not sum to zero: {unbalanced}")
+
+
+def lock_player_accounts(account_ids: Iterable[int]) -> dict[int, Account]:
+    """SELECT ... FOR UPDATE the given player accounts in primary-key order."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        return {}
+    locked = Account.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    return {a.pk: a for a in locked}
+
+
+def ledger_post(
+    *,
+    kind: str,
+    postings: Sequence[Posting],
+    dedupe_key: str | None = None,
+    reference: str = "",
+    external_reference: str = "",
+    created_by_id: int | None = None,
+    reason: str = "",
+    metadata: dict | None = None,
+    reverses: Transaction | None = None,
+) -> Transaction:
+    """Write one balanced ledger transaction inside the caller's atomic block.
+
+    Raises InsufficientFunds when a player account would go negative (nothing is written),
+    UnbalancedPostings on a programming error, IntegrityError on a repeated dedupe_key.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("ledger_post must run inside the calling service's transaction")
+    _check_balanced(postings)
+
+    # Net the postings per account so one account gets one entry per transaction.
+    net: dict[int, int] = defaultdict(int)
+    accounts: dict[int, Account] = {}
+    for p in postings:
+        net[p.account.pk] += p.amount
+        accounts[p.account.pk] = p.account
+    net = {pk: amt for pk, amt in net.items() if amt != 0}
+
+    player_ids = [pk for pk in net if not accounts[pk].is_system]
+    locked = lock_player_accounts(player_ids)
+    for pk in player_ids:
+        if locked[pk].balance + net[pk] < 0:
+            raise InsufficientFunds(
+                extra={"account": locked[pk].kind, "currency": locked[pk].currency}
+            )
+
+    txn = Transaction.objects.create(
+        kind=kind,
+        dedupe_key=dedupe_key,
+        reference=reference,
+        external_reference=external_reference,
+        created_by_id=created_by_id,
+        reason=reason,
+        metadata=metadata or {},
+        reverses=reverses,
+    )
+    entries: list[Entry] = []
+    changed: list[Account] = []
+    for pk in sorted(net):
+        amount = net[pk]
+        if pk in locked:
+            account = locked[pk]
+            account.balance += amount
+            digest = entry_hash(
+                prev_hash=account.chain_head, account_id=pk, transaction_id=txn.pk,
+                amount=amount, balance_after=account.balance, currency=account.currency,
+            )
+            entries.append(Entry(
+                transaction=txn, account_id=pk, currency=account.currency, amount=amount,
+                balance_after=account.balance, prev_hash=account.chain_head, hash=digest,
+            ))
+            account.chain_head = digest
+            changed.append(account)
+        else:
+            entries.append(Entry(
+                transaction=txn, account_id=pk, currency=accounts[pk].currency, amount=amount,
+            ))
+    Entry.objects.bulk_create(entries)
+    if changed:
+        Account.objects.bulk_update(changed, ["balance", "chain_head"])
+    # Keep callers' Account instances in step with what was written.
+    for p in postings:
+        if p.account.pk in locked:
+            p.account.balance = locked[p.account.pk].balance
+            p.account.chain_head = locked[p.account.pk].chain_head
+    return txn
+
+
+def ledger_reverse(*, original: Transaction, kind: str = "reversal", dedupe_key: str | None = None,
+                   created_by_id: int | None = None, reason: str = "") -> Transaction:
+    """Post the exact opposite of `original` (corrections never edit rows)."""
+    postings = [
+        Posting(account=e.account, amount=-e.amount)
+        for e in original.entries.select_related("account")
+    ]
+    return ledger_post(
+        kind=kind, postings=postings, dedupe_key=dedupe_key or f"reverse:{original.pk}",
+        reference=original.reference, created_by_id=created_by_id, reason=reason,
+        reverses=original, metadata={"reverses": original.pk},
+    )
+
+
+def hold_funds(*, player_id: int, currency: str, amount: int, kind: str, dedupe_key: str,
+               reference: str, metadata: dict | None = None) -> Transaction:
+    """Move `amount` from the player's cash to reserved (a stake, a withdrawal request)."""
+    accts = player_accounts(player_id=player_id, currency=currency)
+    return ledger_post(
+        kind=kind, dedupe_key=dedupe_key, reference=reference, metadata=metadata,
+        postings=[Posting(accts.cash, -amount), Posting(accts.reserved, amount)],
+    )
+
+
+def release_hold(*, player_id: int, currency: str, amount: int, kind: str, dedupe_key: str,
+                 reference: str, created_by_id: int | None = None, reason: str = "",
+                 metadata: dict | None = None) -> Transaction:
+    """Return `amount` from reserved to cash (void, cancel, reject, failure)."""
+    accts = player_accounts(player_id=player_id, currency=currency)
+    return ledger_post(
+        kind=kind, dedupe_key=dedupe_key, reference=reference, metadata=metadata,
+        created_by_id=created_by_id, reason=reason,
+        postings=[Posting(accts.reserved, -amount), Posting(accts.cash, amount)],
+    )
+
+
+def settle_hold(*, player_id: int, currency: str, stake: int, payout: int, kind: str,
+                dedupe_key: str, reference: str, metadata: dict | None = None) -> Transaction:
+    """Resolve a held stake: the stake goes to the house and `payout` (may be 0) to cash."""
+    if payout < 0:
+        raise ValueError("payout cannot be negative")
+    accts = player_accounts(player_id=player_id, currency=currency)
+    house = system_account(AccountKind.HOUSE, currency)
+    postings = [Posting(accts.reserved, -stake), Posting(house, stake)]
+    if payout:
+        postings += [Posting(house, -payout), Posting(accts.cash, payout)]
+    return ledger_post(kind=kind, dedupe_key=dedupe_key, reference=reference,
+                       metadata=metadata, postings=postings)
+
+
+def outbox_emit(*, topic: str, aggregate_type: str, aggregate_id: object, payload: dict) -> OutboxEvent:
+    """Record an event in the caller's transaction; the relay publishes it after commit."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("outbox_emit must run inside the calling service's transaction")
+    return OutboxEvent.objects.create(
+        topic=topic, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id), payload=payload
+    )
+
+
+def account_entries_sum(account: Account) -> int:
+    return Entry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"] or 0
+
+
+__all__ = [
+    "Posting",
+    "PlayerAccounts",
+    "player_accounts",
+    "system_account",
+    "lock_player_accounts",
+    "ledger_post",
+    "ledger_reverse",
+    "hold_funds",
+    "release_hold",
+    "settle_hold",
+    "outbox_emit",
+    "transaction",
+]

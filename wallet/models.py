@@ -1,0 +1,335 @@
+"""The double-entry ledger, idempotency records and the transactional outbox.
+
+Invariants the database enforces (see migrations):
+- entries and transactions are append-only (trigger refuses UPDATE/DELETE);
+- the entries of a transaction sum to zero per currency (deferred constraint trigger);
+- a player account's materialized balance is never negative (CHECK);
+- one dedupe key, at most one ledger transaction (UNIQUE).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+from django_fsm import FSMField, transition
+from simple_history.models import HistoricalRecords
+
+from common.history import FSMHistoryBase
+from common.money import format_amount
+
+
+class AccountKind(models.TextChoices):
+    CASH = "cash"
+    BONUS = "bonus"
+    RESERVED = "reserved"
+    # System accounts: no owner, no materialized balance (derived from entries).
+    HOUSE = "house"
+    PROVIDER_CLEARING = "provider_clearing"
+    WITHDRAWALS_IN_FLIGHT = "withdrawals_in_flight"
+    ADJUSTMENTS = "adjustments"
+
+
+PLAYER_KINDS = (AccountKind.CASH, AccountKind.BONUS, AccountKind.RESERVED)
+SYSTEM_KINDS = (
+    AccountKind.HOUSE,
+    AccountKind.PROVIDER_CLEARING,
+    AccountKind.WITHDRAWALS_IN_FLIGHT,
+    AccountKind.ADJUSTMENTS,
+)
+
+
+class Account(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="accounts",
+    )
+    kind = models.CharField(max_length=32, choices=AccountKind.choices)
+    currency = models.CharField(max_length=8)
+    # Materialized for player accounts only; changed solely by wallet.ledger.ledger_post
+    # under SELECT ... FOR UPDATE. Always 0 on system accounts.
+    balance = models.BigIntegerField(default=0)
+    # Head of this account's entry hash chain (tamper evidence), player accounts only.
+    chain_head = models.CharField(max_length=64, default="", blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "kind", "currency"], condition=Q(owner__isnull=False),
+                name="account_unique_player_kind_currency",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "currency"], condition=Q(owner__isnull=True),
+                name="account_unique_system_kind_currency",
+            ),
+            models.CheckConstraint(
+                condition=Q(owner__isnull=True) | Q(balance__gte=0),
+                name="account_player_balance_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=(Q(owner__isnull=False) & Q(kind__in=PLAYER_KINDS))
+                | (Q(owner__isnull=True) & Q(kind__in=SYSTEM_KINDS) & Q(balance=0)),
+                name="account_owner_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.owner_id if self.owner_id else "system"
+        return f"{who}:{self.kind}:{self.currency}"
+
+    @property
+    def is_system(self) -> bool:
+        return self.owner_id is None
+
+
+class TransactionKind(models.TextChoices):
+    DEPOSIT = "deposit"
+    WITHDRAWAL_RESERVE = "withdrawal_reserve"
+    WITHDRAWAL_RELEASE = "withdrawal_release"
+    WITHDRAWAL_SEND = "withdrawal_send"
+    WITHDRAWAL_PAID = "withdrawal_paid"
+    WITHDRAWAL_RETURN = "withdrawal_return"
+    BET_STAKE = "bet_stake"
+    BET_SETTLE = "bet_settle"
+    ROUND_STAKE = "round_stake"
+    ROUND_SETTLE = "round_settle"
+    ADJUSTMENT = "adjustment"
+    REVERSAL = "reversal"
+
+
+class Transaction(models.Model):
+    kind = models.CharField(max_length=32, choices=TransactionKind.choices)
+    # Names the business event ("deposit:42:credit"): a second posting of the same event
+    # is refused by the database, whatever path it came by.
+    dedupe_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    reference = models.CharField(max_length=200, blank=True, default="", db_index=True)
+    external_reference = models.CharField(max_length=200, blank=True, default="")
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    reason = models.TextField(blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.reference}"
+
+
+class Entry(models.Model):
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    currency = models.CharField(max_length=8)
+    amount = models.BigIntegerField()
+    # Balance of a player account right after this entry; NULL for system accounts.
+    balance_after = models.BigIntegerField(null=True, blank=True)
+    # sha256(prev_hash | canonical row) for player accounts: see wallet.chain.
+    prev_hash = models.CharField(max_length=64, default="", blank=True)
+    hash = models.CharField(max_length=64, default="", blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["account", "id"], name="entry_account_id")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_non_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}: {format_amount(self.amount, self.currency)}"
+
+
+class IdempotencyRecord(models.Model):
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress"
+        COMPLETED = "completed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_user_key"),
+        ]
+
+
+class OutboxEvent(models.Model):
+    """An event written in the same transaction as the change it describes.
+
+    `txid` is the writing PostgreSQL transaction id: the relay publishes only events whose
+    transaction is older than every transaction still running, so an event with a lower id
+    that commits later is never skipped.
+    """
+
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    topic = models.CharField(max_length=64, db_index=True)
+    aggregate_type = models.CharField(max_length=64)
+    aggregate_id = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict)
+    txid = models.BigIntegerField(
+        db_default=models.Func(function="txid_current", output_field=models.BigIntegerField())
+    )
+    created_at = models.DateTimeField(db_default=Now(), db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["id"], condition=Q(sent_at__isnull=True), name="outbox_unsent"),
+        ]
+
+
+class PaymentProvider(models.TextChoices):
+    SANDBOX = "sandbox"
+
+
+class DepositStatus(models.TextChoices):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Deposit(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    player = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deposits")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=8)
+    provider = models.CharField(max_length=32, choices=PaymentProvider.choices)
+    provider_transaction_id = models.CharField(max_length=200, blank=True, default="")
+    status = FSMField(default=DepositStatus.PENDING, choices=DepositStatus.choices, protected=True)
+    failure_reason = models.TextField(blank=True, default="")
+    ledger_transaction = models.OneToOneField(
+        Transaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(db_default=Now(), db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(bases=[FSMHistoryBase])
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="deposit_amount_positive"),
+        ]
+
+    @transition(field=status, source=DepositStatus.PENDING, target=DepositStatus.SUCCEEDED)
+    def succeed(self, *, provider_transaction_id: str) -> None:
+        self.provider_transaction_id = provider_transaction_id
+
+    @transition(field=status, source=DepositStatus.PENDING, target=DepositStatus.FAILED)
+    def fail(self, *, provider_transaction_id: str, reason: str) -> None:
+        self.provider_transaction_id = provider_transaction_id
+        self.failure_reason = reason
+
+
+class WithdrawalStatus(models.TextChoices):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    PROCESSING = "processing"
+    PAID = "paid"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+OPEN_WITHDRAWAL_STATUSES = (
+    WithdrawalStatus.REQUESTED,
+    WithdrawalStatus.APPROVED,
+    WithdrawalStatus.PROCESSING,
+)
+
+
+class Withdrawal(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    player = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="withdrawals")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=8)
+    destination = models.CharField(max_length=200)
+    provider = models.CharField(max_length=32, choices=PaymentProvider.choices, default=PaymentProvider.SANDBOX)
+    provider_transaction_id = models.CharField(max_length=200, blank=True, default="")
+    status = FSMField(default=WithdrawalStatus.REQUESTED, choices=WithdrawalStatus.choices, protected=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    second_approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(db_default=Now(), db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(bases=[FSMHistoryBase])
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="withdrawal_amount_positive"),
+        ]
+
+    @transition(field=status, source=WithdrawalStatus.REQUESTED, target=WithdrawalStatus.APPROVED)
+    def approve(self) -> None:
+        pass
+
+    @transition(field=status, source=WithdrawalStatus.APPROVED, target=WithdrawalStatus.PROCESSING)
+    def start_processing(self) -> None:
+        pass
+
+    @transition(field=status, source=WithdrawalStatus.PROCESSING, target=WithdrawalStatus.PAID)
+    def mark_paid(self, *, provider_transaction_id: str) -> None:
+        self.provider_transaction_id = provider_transaction_id
+
+    @transition(field=status, source=WithdrawalStatus.PROCESSING, target=WithdrawalStatus.FAILED)
+    def mark_failed(self, *, provider_transaction_id: str, reason: str) -> None:
+        self.provider_transaction_id = provider_transaction_id
+        self.reason = reason
+
+    @transition(field=status, source=[WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED],
+                target=WithdrawalStatus.REJECTED)
+    def reject(self, *, reason: str) -> None:
+        self.reason = reason
+
+    @transition(field=status, source=WithdrawalStatus.REQUESTED, target=WithdrawalStatus.CANCELLED)
+    def cancel(self) -> None:
+        pass
+
+
+class WebhookOutcome(models.TextChoices):
+    APPLIED = "applied"
+    REFUSED = "refused"
+    FLAGGED = "flagged"
+
+
+class ProviderCallback(models.Model):
+    """Every signed provider callback, stored before it is acknowledged."""
+
+    provider = models.CharField(max_length=32)
+    provider_transaction_id = models.CharField(max_length=200)
+    event = models.CharField(max_length=64)
+    reference = models.CharField(max_length=64)
+    payload = models.JSONField()
+    outcome = models.CharField(max_length=16, choices=WebhookOutcome.choices)
+    outcome_code = models.CharField(max_length=64, blank=True, default="")
+    outcome_detail = models.TextField(blank=True, default="")
+    needs_review = models.BooleanField(default=False, db_index=True)
+    response_body = models.JSONField(default=dict)
+    received_at = models.DateTimeField(db_default=Now(), db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_transaction_id"], name="callback_unique_provider_txn"
+            ),
+        ]
