@@ -23,6 +23,7 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[]),
         name="api-docs",
     ),
+    path("admin/", include("backoffice.urls")),
     path("admin/", admin.site.urls),
     path("", include("sessions.urls")),
     path("", include("reconciliation.urls")),

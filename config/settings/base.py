@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "kyc",
     "sessions.apps.GameSessionsConfig",
     "reconciliation",
+    "backoffice",
 ]
 
 MIDDLEWARE = [
@@ -164,6 +165,28 @@ WITHDRAWAL_PLAYER_CANCEL_ALLOWED = env_bool("WITHDRAWAL_PLAYER_CANCEL_ALLOWED", 
 # Callables run by withdrawal_request before any money moves; each raises a DomainError
 # to refuse. The KYC app contributes its AML and KYC gates.
 WALLET_WITHDRAWAL_GATES: list[str] = []
+BET_PLACEMENT_GATES: list[str] = []
+GAME_ROUND_GATES: list[str] = []
+# Health checks that only degrade /readyz (lag monitors): dotted paths, see common.health.
+READINESS_DEGRADATION_CHECKS: list[str] = []
+
+# --- wallet (issue 3) ----------------------------------------------------------------------
+# --- end wallet
+
+# --- betting (issue 4) ---------------------------------------------------------------------
+# --- end betting
+
+# --- kyc (issue 5) -------------------------------------------------------------------------
+# --- end kyc
+
+# --- game sessions (issue 6) ---------------------------------------------------------------
+# --- end game sessions
+
+# --- reconciliation, outbox, monitoring (issue 7) ------------------------------------------
+# --- end reconciliation
+
+# --- backoffice (issue 8) ------------------------------------------------------------------
+# --- end backoffice
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
