@@ -11,3 +11,12 @@ from django_fsm import FSMModelMixin
 class FSMHistoryBase(FSMModelMixin, models.Model):
     class Meta:
         abstract = True
+
+
+def save_with_history(obj: models.Model, *, user=None, reason: str = "") -> None:
+    """Save a history-tracked model, recording who made the change and why."""
+    if user is not None and getattr(user, "pk", None):
+        obj._history_user = user
+    if reason:
+        obj._change_reason = reason
+    obj.save()

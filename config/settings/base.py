@@ -14,7 +14,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # The admin with staff TOTP login and role-aware pages (backoffice.site).
+    "backoffice.apps.BackofficeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -171,6 +172,17 @@ GAME_ROUND_GATES: list[str] = []
 READINESS_DEGRADATION_CHECKS: list[str] = []
 
 # --- wallet (issue 3) ----------------------------------------------------------------------
+# Withdrawals of at least this amount (decimal string in the withdrawal's currency) need two
+# different approvers. Empty: never.
+WITHDRAWAL_SECOND_APPROVAL_THRESHOLD = env_str("WITHDRAWAL_SECOND_APPROVAL_THRESHOLD", "1000")
+CELERY_BEAT_SCHEDULE["withdrawal-send-pending"] = {
+    "task": "wallet.tasks.withdrawal_send_pending_task",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["idempotency-expire"] = {
+    "task": "wallet.tasks.idempotency_expire_task",
+    "schedule": 3600.0,
+}
 # --- end wallet
 
 # --- betting (issue 4) ---------------------------------------------------------------------
@@ -183,9 +195,52 @@ READINESS_DEGRADATION_CHECKS: list[str] = []
 # --- end game sessions
 
 # --- reconciliation, outbox, monitoring (issue 7) ------------------------------------------
+# Outbox relay: events per batch, and how long one relay task may drain before yielding.
+OUTBOX_RELAY_BATCH_SIZE = env_int("OUTBOX_RELAY_BATCH_SIZE", 500)
+OUTBOX_RELAY_MAX_SECONDS = env_int("OUTBOX_RELAY_MAX_SECONDS", 10)
+# Sent events a consumer has not applied after this long are published to it again.
+OUTBOX_REDELIVER_AFTER_S = env_int("OUTBOX_REDELIVER_AFTER_S", 300)
+# Lag thresholds (seconds / messages): crossing one records an Alert and degrades /readyz.
+LAG_OUTBOX_OLDEST_UNSENT_S = env_int("LAG_OUTBOX_OLDEST_UNSENT_S", 30)
+LAG_CONSUMER_S = env_int("LAG_CONSUMER_S", 30)
+LAG_QUEUE_DEPTH = env_int("LAG_QUEUE_DEPTH", 10_000)
+LAG_REPLICA_S = env_int("LAG_REPLICA_S", REPLICA_MAX_LAG_S)
+# Only events younger than this are scanned for per-consumer lag (older ones are covered
+# by the outbox_unsent stuck check and by parked-task alerts).
+LAG_CONSUMER_HORIZON_S = env_int("LAG_CONSUMER_HORIZON_S", 86_400)
+# Stuck-state ages (seconds) for the reconciliation job.
+STUCK_DEPOSIT_PENDING_S = env_int("STUCK_DEPOSIT_PENDING_S", 3600)
+STUCK_WITHDRAWAL_PROCESSING_S = env_int("STUCK_WITHDRAWAL_PROCESSING_S", 3600)
+STUCK_ROUND_OPEN_S = env_int("STUCK_ROUND_OPEN_S", 900)
+STUCK_SESSION_HEARTBEAT_S = env_int("STUCK_SESSION_HEARTBEAT_S", 120)
+STUCK_OUTBOX_UNSENT_S = env_int("STUCK_OUTBOX_UNSENT_S", 300)
+READINESS_DEGRADATION_CHECKS.append("reconciliation.monitoring.readiness_degradations")
+CELERY_BEAT_SCHEDULE["outbox-relay"] = {
+    "task": "reconciliation.tasks.outbox_relay_task",
+    "schedule": float(env_int("OUTBOX_RELAY_INTERVAL_S", 1)),
+    "options": {"expires": 10},
+}
+CELERY_BEAT_SCHEDULE["lag-monitor"] = {
+    "task": "reconciliation.tasks.lag_monitor_task",
+    "schedule": float(env_int("LAG_MONITOR_INTERVAL_S", 15)),
+    "options": {"expires": 30},
+}
+CELERY_BEAT_SCHEDULE["reconcile"] = {
+    "task": "reconciliation.tasks.reconcile_task",
+    "schedule": float(env_int("RECONCILE_INTERVAL_S", 900)),
+    "options": {"expires": 600},
+}
 # --- end reconciliation
 
 # --- backoffice (issue 8) ------------------------------------------------------------------
+# Rows fetched per round trip by audit exports (server-side cursor): bounds their memory.
+BACKOFFICE_EXPORT_CHUNK_SIZE = env_int("BACKOFFICE_EXPORT_CHUNK_SIZE", 2000)
+# Staff must pass a TOTP code at the admin login; only tests of unrelated pages turn it off.
+BACKOFFICE_REQUIRE_OTP = env_bool("BACKOFFICE_REQUIRE_OTP", True)
+# Largest manual adjustment (absolute, in the currency's major units) one proposal may carry.
+BACKOFFICE_ADJUSTMENT_MAX = env_str("BACKOFFICE_ADJUSTMENT_MAX", "10000")
+# Issuer shown in authenticator apps for staff TOTP devices.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Operator backoffice")
 # --- end backoffice
 
 # --- API ----------------------------------------------------------------------------------
@@ -224,6 +279,7 @@ AXES_COOLOFF_TIME = 1  # hours
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 SIMPLE_HISTORY_REVERT_DISABLED = True
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True  # staff reasons are never truncated
 
 # --- logging ------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

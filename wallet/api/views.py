@@ -1,0 +1,224 @@
+"""Player and provider endpoints of the wallet. Thin: validate, call one service, shape."""
+
+from __future__ import annotations
+
+import json
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.errors import BadRequest, NotFound
+from common.money import AmountField, CurrencyField, MoneyInputMixin, format_amount
+from users.permissions import IsPayments
+from wallet import selectors, services
+from wallet.idempotency import idempotent
+from wallet.models import PaymentProvider
+from wallet.providers import signature_verify
+
+
+class Money(serializers.Field):
+    """Minor units out as the currency's decimal string (reads `currency` from the row)."""
+
+    def __init__(self, **kwargs):
+        kwargs["source"] = kwargs.get("source", "*")
+        kwargs["read_only"] = True
+        self.amount_attr = kwargs.pop("amount_attr", "amount")
+        super().__init__(**kwargs)
+
+    def to_representation(self, obj):
+        get = obj.get if isinstance(obj, dict) else lambda k: getattr(obj, k)
+        return format_amount(get(self.amount_attr), get("currency"))
+
+
+class WalletListApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        currency = serializers.CharField()
+        available = Money(amount_attr="available")
+        reserved = Money(amount_attr="reserved")
+        bonus = Money(amount_attr="bonus")
+
+    @extend_schema(responses=OutputSerializer(many=True))
+    def get(self, request):
+        rows = selectors.wallet_list(player=request.user)
+        return Response(self.OutputSerializer(rows, many=True).data)
+
+
+class LedgerCursor(CursorPagination):
+    ordering = "-id"
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "page_size"
+
+
+class WalletTransactionListApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        created_at = serializers.DateTimeField()
+        kind = serializers.CharField(source="transaction.kind")
+        account = serializers.CharField(source="account.kind")
+        currency = serializers.CharField()
+        amount = Money()
+        balance_after = serializers.SerializerMethodField()
+        reference = serializers.CharField(source="transaction.reference")
+
+        def get_balance_after(self, obj) -> str:
+            return format_amount(obj.balance_after, obj.currency)
+
+    @extend_schema(responses=OutputSerializer(many=True))
+    def get(self, request):
+        paginator = LedgerCursor()
+        page = paginator.paginate_queryset(selectors.entry_list(player=request.user), request, self)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+
+class DepositOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    amount = Money()
+    currency = serializers.CharField()
+    provider = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class DepositCreateApi(APIView):
+    class InputSerializer(MoneyInputMixin, serializers.Serializer):
+        amount = AmountField()
+        currency = CurrencyField()
+        provider = serializers.ChoiceField(choices=PaymentProvider.choices)
+
+    @extend_schema(request=InputSerializer, responses={201: DepositOut})
+    @idempotent
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        deposit = services.deposit_create(
+            player=request.user, amount=data.validated_data["amount_minor"],
+            currency=data.validated_data["currency"], provider=data.validated_data["provider"],
+            now=timezone.now(),
+        )
+        return Response(DepositOut(deposit).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=DepositOut(many=True))
+    def get(self, request):
+        return Response(DepositOut(selectors.deposit_list(player=request.user)[:100], many=True).data)
+
+
+class DepositDetailApi(APIView):
+    @extend_schema(responses=DepositOut)
+    def get(self, request, deposit_id):
+        deposit = selectors.deposit_get(player=request.user, deposit_id=deposit_id)
+        if deposit is None:
+            raise NotFound("No such deposit.")
+        return Response(DepositOut(deposit).data)
+
+
+class WithdrawalOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    amount = Money()
+    currency = serializers.CharField()
+    destination = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class WithdrawalCreateApi(APIView):
+    class InputSerializer(MoneyInputMixin, serializers.Serializer):
+        amount = AmountField()
+        currency = CurrencyField()
+        destination = serializers.CharField(max_length=200)
+
+    @extend_schema(request=InputSerializer, responses={201: WithdrawalOut})
+    @idempotent
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        withdrawal = services.withdrawal_request(
+            player=request.user, amount=data.validated_data["amount_minor"],
+            currency=data.validated_data["currency"],
+            destination=data.validated_data["destination"], now=timezone.now(),
+        )
+        return Response(WithdrawalOut(withdrawal).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=WithdrawalOut(many=True))
+    def get(self, request):
+        rows = selectors.withdrawal_list(player=request.user)[:100]
+        return Response(WithdrawalOut(rows, many=True).data)
+
+
+class WithdrawalDetailApi(APIView):
+    @extend_schema(responses=WithdrawalOut)
+    def get(self, request, withdrawal_id):
+        withdrawal = selectors.withdrawal_get(player=request.user, withdrawal_id=withdrawal_id)
+        if withdrawal is None:
+            raise NotFound("No such withdrawal.")
+        return Response(WithdrawalOut(withdrawal).data)
+
+
+class WithdrawalCancelApi(APIView):
+    @extend_schema(request=None, responses=WithdrawalOut)
+    @idempotent
+    def post(self, request, withdrawal_id):
+        withdrawal = services.withdrawal_cancel(
+            withdrawal_id=withdrawal_id, player=request.user, now=timezone.now()
+        )
+        return Response(WithdrawalOut(withdrawal).data)
+
+
+class ProviderWebhookApi(APIView):
+    """Signed provider callbacks. Authentication is the signature, not a user."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request, provider):
+        raw = request.body
+        signature_verify(provider=provider, header=request.headers.get("X-Signature"), body=raw,
+                         now_ts=int(timezone.now().timestamp()))
+        try:
+            payload = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequest("The body is not valid JSON.", code="invalid_payload") from None
+        data = services.callback_parse(payload)
+        result = services.provider_callback_apply(
+            provider=provider, data=data, payload=payload, now=timezone.now()
+        )
+        return Response(result.body, status=result.status_code)
+
+
+class ReasonInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class WithdrawalApproveApi(APIView):
+    permission_classes = [IsPayments]
+
+    @extend_schema(request=ReasonInput, responses=WithdrawalOut)
+    def post(self, request, withdrawal_id):
+        data = ReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        withdrawal = services.withdrawal_approve(
+            withdrawal_id=withdrawal_id, actor=request.user,
+            reason=data.validated_data["reason"], now=timezone.now(),
+        )
+        return Response(WithdrawalOut(withdrawal).data)
+
+
+class WithdrawalRejectApi(APIView):
+    permission_classes = [IsPayments]
+
+    @extend_schema(request=ReasonInput, responses=WithdrawalOut)
+    def post(self, request, withdrawal_id):
+        data = ReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        withdrawal = services.withdrawal_reject(
+            withdrawal_id=withdrawal_id, actor=request.user,
+            reason=data.validated_data["reason"], now=timezone.now(),
+        )
+        return Response(WithdrawalOut(withdrawal).data)

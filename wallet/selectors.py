@@ -1,0 +1,43 @@
+"""Reads. Balances come from the primary's account rows, never a cache."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from .models import PLAYER_KINDS, Account, Deposit, Entry, Withdrawal
+
+
+def wallet_list(*, player) -> list[dict]:
+    """One row per currency the player holds: available (cash), reserved, bonus."""
+    rows: dict[str, dict] = {}
+    for account in Account.objects.using("default").filter(owner=player, kind__in=PLAYER_KINDS):
+        row = rows.setdefault(account.currency, {"currency": account.currency, "available": 0,
+                                                 "reserved": 0, "bonus": 0})
+        key = {"cash": "available"}.get(account.kind, account.kind)
+        row[key] = account.balance
+    return [rows[c] for c in sorted(rows)]
+
+
+def entry_list(*, player) -> QuerySet[Entry]:
+    return (
+        Entry.objects.using("default")
+        .filter(account__owner=player)
+        .select_related("transaction", "account")
+        .order_by("-id")
+    )
+
+
+def withdrawal_list(*, player) -> QuerySet[Withdrawal]:
+    return Withdrawal.objects.filter(player=player).order_by("-created_at")
+
+
+def withdrawal_get(*, player, withdrawal_id) -> Withdrawal | None:
+    return Withdrawal.objects.filter(player=player, pk=withdrawal_id).first()
+
+
+def deposit_list(*, player) -> QuerySet[Deposit]:
+    return Deposit.objects.filter(player=player).order_by("-created_at")
+
+
+def deposit_get(*, player, deposit_id) -> Deposit | None:
+    return Deposit.objects.filter(player=player, pk=deposit_id).first()
