@@ -111,6 +111,11 @@ class AmountField(serializers.Field):
 
     default_error_messages = {"required": "This field is required."}
 
+    def __init__(self, **kwargs):
+        # null reaches parse_amount, which names it invalid_amount like any other bad value.
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
     def to_internal_value(self, data):
         return data
 

@@ -168,6 +168,9 @@ class IdempotencyRecord(models.Model):
             models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_user_key"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key} ({self.status})"
+
 
 class OutboxEvent(models.Model):
     """An event written in the same transaction as the change it describes.
@@ -194,6 +197,9 @@ class OutboxEvent(models.Model):
         indexes = [
             models.Index(fields=["id"], condition=Q(sent_at__isnull=True), name="outbox_unsent"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.aggregate_type}:{self.aggregate_id}"
 
 
 class PaymentProvider(models.TextChoices):
@@ -226,6 +232,9 @@ class Deposit(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="deposit_amount_positive"),
         ]
+
+    def __str__(self) -> str:
+        return f"deposit {self.pk} {format_amount(self.amount, self.currency)} {self.currency} ({self.status})"
 
     @transition(field=status, source=DepositStatus.PENDING, target=DepositStatus.SUCCEEDED)
     def succeed(self, *, provider_transaction_id: str) -> None:
@@ -278,6 +287,9 @@ class Withdrawal(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="withdrawal_amount_positive"),
         ]
+
+    def __str__(self) -> str:
+        return f"withdrawal {self.pk} {format_amount(self.amount, self.currency)} {self.currency} ({self.status})"
 
     @transition(field=status, source=WithdrawalStatus.REQUESTED, target=WithdrawalStatus.APPROVED)
     def approve(self) -> None:
@@ -333,3 +345,6 @@ class ProviderCallback(models.Model):
                 fields=["provider", "provider_transaction_id"], name="callback_unique_provider_txn"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.provider_transaction_id} {self.event} ({self.outcome})"
