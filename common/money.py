@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -106,6 +107,7 @@ class MoneyInputMixin:
         return attrs
 
 
+@extend_schema_field({"type": "string", "example": "12.50", "pattern": r"^\d+(\.\d+)?$"})
 class AmountField(serializers.Field):
     """Accepts the raw JSON value untouched; MoneyInputMixin/parse_amount judge it."""
 

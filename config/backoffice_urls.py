@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("kyc.api.backoffice_urls")),
     path("", include("sessions.api.backoffice_urls")),
     path("", include("reconciliation.api_backoffice_urls")),
+    path("", include("backoffice.api.backoffice_urls")),
 ]

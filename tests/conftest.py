@@ -42,5 +42,7 @@ def _fresh_system_account_cache():
     from wallet import ledger
 
     ledger._system_cache.clear()
+    ledger._player_ids_cache.clear()
     yield
     ledger._system_cache.clear()
+    ledger._player_ids_cache.clear()

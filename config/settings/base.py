@@ -186,12 +186,31 @@ CELERY_BEAT_SCHEDULE["idempotency-expire"] = {
 # --- end wallet
 
 # --- betting (issue 4) ---------------------------------------------------------------------
+# Most legs in one accumulator (each on a different event).
+BETTING_MAX_ACCUMULATOR_LEGS = env_int("BETTING_MAX_ACCUMULATOR_LEGS", 10)
+# Hard time limit of one market settlement task; a killed run is safely run again.
+BETTING_SETTLEMENT_TIME_LIMIT_S = env_int("BETTING_SETTLEMENT_TIME_LIMIT_S", 1800)
 # --- end betting
 
 # --- kyc (issue 5) -------------------------------------------------------------------------
+# KYC_WITHDRAWAL_THRESHOLD (domain settings above) is read by kyc.gates.withdrawal_gate.
+KYC_DOCUMENT_MAX_BYTES = env_int("KYC_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)
+# Larger images are refused before decoding (decompression bombs).
+KYC_IMAGE_MAX_PIXELS = env_int("KYC_IMAGE_MAX_PIXELS", 40_000_000)
+WALLET_WITHDRAWAL_GATES = [*WALLET_WITHDRAWAL_GATES, "kyc.gates.withdrawal_gate"]
+BET_PLACEMENT_GATES = [*BET_PLACEMENT_GATES, "kyc.gates.bet_gate"]
+GAME_ROUND_GATES = [*GAME_ROUND_GATES, "kyc.gates.round_gate"]
 # --- end kyc
 
 # --- game sessions (issue 6) ---------------------------------------------------------------
+# GAME_SESSION_HEARTBEAT_INTERVAL_S / _TIMEOUT_S / _SWEEP_INTERVAL_S are read above.
+# The sweeper expires sessions whose ASGI process died with them (its timer died too).
+CELERY_BEAT_SCHEDULE["game-sessions-sweep"] = {
+    "task": "sessions.sweep_stale_game_sessions",
+    "schedule": float(GAME_SESSION_SWEEP_INTERVAL_S),
+    # A backlog of sweeps (worker down) is useless: each run covers every due session.
+    "options": {"expire_seconds": max(2 * GAME_SESSION_SWEEP_INTERVAL_S, 2)},
+}
 # --- end game sessions
 
 # --- reconciliation, outbox, monitoring (issue 7) ------------------------------------------
@@ -214,6 +233,8 @@ STUCK_WITHDRAWAL_PROCESSING_S = env_int("STUCK_WITHDRAWAL_PROCESSING_S", 3600)
 STUCK_ROUND_OPEN_S = env_int("STUCK_ROUND_OPEN_S", 900)
 STUCK_SESSION_HEARTBEAT_S = env_int("STUCK_SESSION_HEARTBEAT_S", 120)
 STUCK_OUTBOX_UNSENT_S = env_int("STUCK_OUTBOX_UNSENT_S", 300)
+# work_mem for the reconciliation transaction (per-transaction sums are one hash entry each).
+RECONCILIATION_WORK_MEM = env_str("RECONCILIATION_WORK_MEM", "256MB")
 READINESS_DEGRADATION_CHECKS.append("reconciliation.monitoring.readiness_degradations")
 CELERY_BEAT_SCHEDULE["outbox-relay"] = {
     "task": "reconciliation.tasks.outbox_relay_task",
@@ -247,7 +268,7 @@ OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Operator backoffice")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["users.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "common.schema.AutoSchema",
     "EXCEPTION_HANDLER": "common.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "login": env_str("LOGIN_THROTTLE_RATE", "10/min"),

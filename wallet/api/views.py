@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
@@ -21,6 +22,7 @@ from wallet.models import PaymentProvider
 from wallet.providers import signature_verify
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class Money(serializers.Field):
     """Minor units out as the currency's decimal string (reads `currency` from the row)."""
 

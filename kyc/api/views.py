@@ -1,0 +1,91 @@
+"""Player KYC endpoints. Thin: validate, call one service, shape."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from kyc import selectors, services
+from kyc.documents import document_clean
+from kyc.errors import KYCApplicationNotFound
+from kyc.models import DocumentKind
+from wallet.idempotency import idempotent
+
+from .serializers import ApplicationOut
+
+
+class DocumentField(serializers.FileField):
+    """An uploaded document, checked by its content (see kyc.documents)."""
+
+    def __init__(self, *, kind: str, **kwargs):
+        self.kind = kind
+        # Emptiness is reported by document_clean with the stable code empty_file.
+        super().__init__(required=False, allow_empty_file=True, **kwargs)
+
+    def to_internal_value(self, data):
+        upload = super().to_internal_value(data)
+        return document_clean(upload=upload, kind=self.kind)
+
+
+class KYCApplicationSubmitApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):
+        passport = DocumentField(kind=DocumentKind.PASSPORT)
+        id_card = DocumentField(kind=DocumentKind.ID_CARD)
+        driving_licence = DocumentField(kind=DocumentKind.DRIVING_LICENCE)
+        proof_of_address = DocumentField(kind=DocumentKind.PROOF_OF_ADDRESS)
+        selfie = DocumentField(kind=DocumentKind.SELFIE)
+
+        def validate(self, attrs):
+            raw = self.initial_data
+            unknown = sorted(set(raw.keys()) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {k: [serializers.ErrorDetail("Unknown document kind.", code="unknown_field")]
+                     for k in unknown})
+            for name in self.fields:
+                if hasattr(raw, "getlist") and len(raw.getlist(name)) > 1:
+                    raise serializers.ValidationError(
+                        {name: [serializers.ErrorDetail("Send one file per document kind.",
+                                                        code="too_many_files")]})
+            return attrs
+
+    @extend_schema(request={"multipart/form-data": InputSerializer},
+                   responses={201: ApplicationOut, 200: ApplicationOut})
+    @idempotent
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        documents = [doc for doc in serializer.validated_data.values() if doc is not None]
+        application, created = services.kyc_application_submit(
+            player=request.user, documents=documents, now=timezone.now())
+        return Response(ApplicationOut(application).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class KYCStatusApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        status = serializers.CharField()
+        application_id = serializers.UUIDField(allow_null=True)
+        aml_status = serializers.CharField()
+        can_apply = serializers.BooleanField()
+        reason = serializers.CharField()
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request):
+        return Response(self.OutputSerializer(selectors.kyc_status_get(player=request.user)).data)
+
+
+class KYCApplicationDetailApi(APIView):
+    @extend_schema(responses=ApplicationOut)
+    def get(self, request, application_id):
+        application = selectors.kyc_application_get(application_id=application_id,
+                                                    player=request.user)
+        if application is None:
+            raise KYCApplicationNotFound()
+        return Response(ApplicationOut(application).data)

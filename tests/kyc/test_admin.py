@@ -1,0 +1,87 @@
+"""The admin review queue: compliance officers only, transitions ask for a reason."""
+
+import pytest
+from django.test import Client
+
+from kyc.models import KYCApplication, KYCStatus
+from tests.factories import make_player, make_staff
+from tests.kyc.conftest import submit
+from users.roles import COMPLIANCE, SUPPORT
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_otp(settings):
+    # The backoffice admin site wants an OTP-verified session; that is tested there.
+    settings.BACKOFFICE_REQUIRE_OTP = False
+
+
+@pytest.fixture
+def application(make_api):
+    res = submit(make_api(make_player()))
+    return KYCApplication.objects.get(pk=res.json()["application_id"])
+
+
+def _browser(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_compliance_sees_queue_documents_and_buttons(application):
+    officer = _browser(make_staff(COMPLIANCE))
+    queue = officer.get("/admin/kyc/kycapplication/")
+    assert queue.status_code == 200 and str(application.pk) in queue.content.decode()
+    page = officer.get(f"/admin/kyc/kycapplication/{application.pk}/change/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    doc = application.documents.first()
+    assert f"/api/v1/backoffice/kyc/documents/{doc.pk}/" in html  # inline preview
+    assert "/decide/approve/" in html and "/decide/reject/" in html
+    # The inline image is served by the logged view through the admin session.
+    image = officer.get(f"/api/v1/backoffice/kyc/documents/{doc.pk}/")
+    assert image.status_code == 200 and image["Content-Type"] == doc.content_type
+
+
+def test_reject_button_asks_for_a_reason(application):
+    user = make_staff(COMPLIANCE)
+    officer = _browser(user)
+    url = f"/admin/kyc/kycapplication/{application.pk}/decide/reject/"
+    assert officer.get(url).status_code == 200
+    blank = officer.post(url, {"reason": ""})
+    assert blank.status_code == 200  # the form again, with its error
+    application = KYCApplication.objects.get(pk=application.pk)
+    assert application.status == KYCStatus.SUBMITTED
+    done = officer.post(url, {"reason": "expired passport"})
+    assert done.status_code == 302
+    application = KYCApplication.objects.get(pk=application.pk)
+    assert application.status == KYCStatus.REJECTED
+    assert application.reviewer == user and application.decision_reason == "expired passport"
+    last = application.history.order_by("-history_date", "-history_id").first()
+    assert last.history_user == user and last.history_change_reason == "expired passport"
+
+
+def test_aml_status_form_in_admin(application):
+    officer = _browser(make_staff(COMPLIANCE))
+    url = f"/admin/kyc/amlprofile/set/{application.player_id}/"
+    assert officer.get(url).status_code == 200
+    assert officer.post(url, {"status": "blocked", "reason": ""}).status_code == 200
+    assert officer.post(url, {"status": "blocked", "reason": "pep match"}).status_code == 302
+    from kyc.selectors import aml_status_get
+
+    assert aml_status_get(player_id=application.player_id) == "blocked"
+
+
+def test_support_agent_cannot_open_the_queue_or_decide(application):
+    support = _browser(make_staff(SUPPORT))
+    assert support.get("/admin/kyc/kycapplication/").status_code == 403
+    assert support.get(f"/admin/kyc/kycapplication/{application.pk}/change/").status_code in (
+        302, 403)
+    res = support.post(f"/admin/kyc/kycapplication/{application.pk}/decide/approve/",
+                       {"reason": "x"})
+    assert res.status_code == 403
+    doc = application.documents.first()
+    assert support.get(f"/api/v1/backoffice/kyc/documents/{doc.pk}/").status_code == 403
+    application = KYCApplication.objects.get(pk=application.pk)
+    assert application.status == KYCStatus.SUBMITTED
