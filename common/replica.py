@@ -1,12 +1,21 @@
-"""Replica lag awareness and read-your-writes stickiness for the router."""
+"""Replica lag awareness and read-your-writes stickiness for the router.
+
+A player who just wrote is pinned to the primary for REPLICA_STICKY_S (a short-lived cache
+key set after commit by the ledger); the router reads the current player from a context
+variable set at authentication.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import time
 
 from django.conf import settings
 from django.db import connections
 
+current_player_id: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "current_player_id", default=None
+)
 _lag_cache: dict[str, float] = {"checked_at": 0.0, "lag_s": 0.0}
 
 
@@ -22,14 +31,13 @@ def replica_lag_seconds() -> float | None:
                 "ELSE 0 END"
             )
             return float(cur.fetchone()[0])
-    except Exception:
+    except Exception:  # noqa: BLE001 - an unreachable replica is simply not used
         return None
 
 
 def replica_usable() -> bool:
-    from .logging import request_id_var  # noqa: F401  (keeps import graph explicit)
-
-    if _sticky_primary():
+    """False when the current player wrote recently or the replica lags past the limit."""
+    if _pinned(current_player_id.get()):
         return False
     now = time.monotonic()
     if now - _lag_cache["checked_at"] > 1.0:
@@ -39,13 +47,24 @@ def replica_usable() -> bool:
     return _lag_cache["lag_s"] <= settings.REPLICA_MAX_LAG_S
 
 
-_sticky_until: dict[str, float] = {"until": 0.0}
+def pin_to_primary(player_ids) -> None:
+    """Route these players' reads to the primary for REPLICA_STICKY_S."""
+    if "replica" not in settings.DATABASES:
+        return
+    from django.core.cache import cache
+
+    try:
+        cache.set_many({f"replica-pin:{pid}": 1 for pid in player_ids}, settings.REPLICA_STICKY_S)
+    except Exception:  # noqa: BLE001 - without the pin, reads fall back on lag checks only
+        pass
 
 
-def mark_recent_write() -> None:
-    """Pin reads of this process to the primary for REPLICA_STICKY_S after a write."""
-    _sticky_until["until"] = time.monotonic() + settings.REPLICA_STICKY_S
+def _pinned(player_id: int | None) -> bool:
+    if player_id is None or "replica" not in settings.DATABASES:
+        return False
+    from django.core.cache import cache
 
-
-def _sticky_primary() -> bool:
-    return time.monotonic() < _sticky_until["until"]
+    try:
+        return bool(cache.get(f"replica-pin:{player_id}"))
+    except Exception:  # noqa: BLE001 - cache down: stay on the primary to be safe
+        return True

@@ -201,6 +201,11 @@ def ledger_post(
     Entry.objects.bulk_create(entries)
     if changed:
         _write_balances(changed)
+    if locked:
+        from common.replica import pin_to_primary
+
+        owners = {a.owner_id for a in locked.values()}
+        transaction.on_commit(lambda: pin_to_primary(owners))
     # Keep callers' Account instances in step with what was written.
     for p in postings:
         if p.account.pk in locked:

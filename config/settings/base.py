@@ -190,6 +190,8 @@ CELERY_BEAT_SCHEDULE["idempotency-expire"] = {
 BETTING_MAX_ACCUMULATOR_LEGS = env_int("BETTING_MAX_ACCUMULATOR_LEGS", 10)
 # Hard time limit of one market settlement task; a killed run is safely run again.
 BETTING_SETTLEMENT_TIME_LIMIT_S = env_int("BETTING_SETTLEMENT_TIME_LIMIT_S", 1800)
+# Markets with more unsettled bets than this are settled by parallel chunk tasks.
+BETTING_SETTLEMENT_CHUNK = env_int("BETTING_SETTLEMENT_CHUNK", 500)
 # --- end betting
 
 # --- kyc (issue 5) -------------------------------------------------------------------------
