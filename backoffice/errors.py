@@ -1,0 +1,31 @@
+from common.errors import DomainError
+
+
+class SelfApprovalRefused(DomainError):
+    code = "self_approval_refused"
+    status_code = 403
+    default_detail = "A second staff member must approve what you proposed."
+
+
+class RoleRequired(DomainError):
+    code = "permission_denied"
+    status_code = 403
+    default_detail = "Your role does not allow this action."
+
+
+class AdjustmentNotPending(DomainError):
+    code = "invalid_state"
+    status_code = 409
+    default_detail = "This adjustment was already decided."
+
+
+class ReasonRequired(DomainError):
+    code = "reason_required"
+    status_code = 400
+    default_detail = "A reason is required."
+
+
+class InvalidAdjustment(DomainError):
+    code = "invalid_amount"
+    status_code = 400
+    default_detail = "The adjustment amount must be non-zero and within the allowed limit."

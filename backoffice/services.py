@@ -1,0 +1,141 @@
+"""Backoffice state changes: four-eyes manual adjustments and the audit-export record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django_fsm import can_proceed
+
+from common.errors import NotFound
+from common.history import save_with_history
+from common.money import CURRENCIES, parse_amount
+from users.models import User
+from wallet.ledger import Posting, ledger_post, outbox_emit, player_accounts, system_account
+from wallet.models import AccountKind, TransactionKind
+
+from .errors import (
+    AdjustmentNotPending,
+    InvalidAdjustment,
+    ReasonRequired,
+    RoleRequired,
+    SelfApprovalRefused,
+)
+from .models import AuditExport, ManualAdjustment
+
+
+def require_permission(user, codename: str) -> None:
+    """Raise RoleRequired unless the active, staff `user` holds backoffice.<codename>."""
+    if not (user and user.is_active and user.is_staff and user.has_perm(f"backoffice.{codename}")):
+        raise RoleRequired()
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired()
+    return reason
+
+
+def adjustment_propose(*, player_id: int, currency: str, amount: int, reason: str, actor,
+                       now: datetime) -> ManualAdjustment:
+    """Record a proposed credit (+) or debit (-) of a player's cash; no money moves yet.
+
+    Raises RoleRequired, ReasonRequired, InvalidAdjustment, NotFound.
+    """
+    require_permission(actor, "propose_adjustment")
+    reason = _require_reason(reason)
+    if currency not in CURRENCIES:
+        raise InvalidAdjustment("Unknown currency.", code="unknown_currency")
+    limit = parse_amount(settings.BACKOFFICE_ADJUSTMENT_MAX, currency)
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0 or abs(amount) > limit:
+        raise InvalidAdjustment()
+    with transaction.atomic(durable=True):
+        if not User.objects.filter(pk=player_id, is_staff=False).exists():
+            raise NotFound("No such player.")
+        adjustment = ManualAdjustment(player_id=player_id, currency=currency, amount=amount,
+                                      reason=reason, proposed_by=actor, proposed_at=now)
+        save_with_history(adjustment, user=actor, reason=f"proposed: {reason}")
+    return adjustment
+
+
+def _lock_adjustment(adjustment_id) -> ManualAdjustment:
+    try:
+        return ManualAdjustment.objects.select_for_update().get(pk=adjustment_id)
+    except (ManualAdjustment.DoesNotExist, ValueError):
+        raise NotFound("No such adjustment.") from None
+
+
+def adjustment_approve(*, adjustment_id, actor, reason: str, now: datetime) -> ManualAdjustment:
+    """Approve a proposal of another staff member and post it to the ledger, once.
+
+    Raises RoleRequired, ReasonRequired, NotFound, SelfApprovalRefused, AdjustmentNotPending,
+    InsufficientFunds (a debit larger than the player's cash; nothing is written).
+    """
+    require_permission(actor, "approve_adjustment")
+    reason = _require_reason(reason)
+    with transaction.atomic(durable=True):
+        adjustment = _lock_adjustment(adjustment_id)
+        if not can_proceed(adjustment.approve):
+            raise AdjustmentNotPending()
+        if adjustment.proposed_by_id == actor.pk:
+            raise SelfApprovalRefused()
+        accts = player_accounts(player_id=adjustment.player_id, currency=adjustment.currency)
+        pool = system_account(AccountKind.ADJUSTMENTS, adjustment.currency)
+        txn = ledger_post(
+            kind=TransactionKind.ADJUSTMENT,
+            dedupe_key=f"adjustment:{adjustment.pk}",
+            reference=f"adjustment:{adjustment.pk}",
+            postings=[Posting(accts.cash, adjustment.amount), Posting(pool, -adjustment.amount)],
+            created_by_id=actor.pk,
+            reason=f"{adjustment.reason} | approved: {reason}",
+            metadata={"adjustment_id": adjustment.pk, "proposed_by": adjustment.proposed_by_id,
+                      "approved_by": actor.pk},
+        )
+        adjustment.approve(by=actor, reason=reason, now=now, ledger_transaction=txn)
+        save_with_history(adjustment, user=actor, reason=f"approved: {reason}")
+        outbox_emit(
+            topic="adjustment.posted", aggregate_type="adjustment", aggregate_id=adjustment.pk,
+            payload={"adjustment_id": adjustment.pk, "player_id": adjustment.player_id,
+                     "currency": adjustment.currency, "amount": adjustment.amount,
+                     "occurred_at": now.isoformat()},
+        )
+    return adjustment
+
+
+def adjustment_reject(*, adjustment_id, actor, reason: str, now: datetime) -> ManualAdjustment:
+    """Reject a proposal (by someone other than its proposer); no money moves.
+
+    Raises RoleRequired, ReasonRequired, NotFound, SelfApprovalRefused, AdjustmentNotPending.
+    """
+    require_permission(actor, "approve_adjustment")
+    reason = _require_reason(reason)
+    with transaction.atomic(durable=True):
+        adjustment = _lock_adjustment(adjustment_id)
+        if not can_proceed(adjustment.reject):
+            raise AdjustmentNotPending()
+        if adjustment.proposed_by_id == actor.pk:
+            raise SelfApprovalRefused("Another staff member must decide what you proposed.")
+        adjustment.reject(by=actor, reason=reason, now=now)
+        save_with_history(adjustment, user=actor, reason=f"rejected: {reason}")
+    return adjustment
+
+
+def audit_export_start(*, actor, fmt: str, filters: dict, channel: str, reason: str = "",
+                       now: datetime) -> AuditExport:
+    """Record that an export begins (who, filters). Raises RoleRequired."""
+    if actor is not None:  # None: run from the command line by an operator with shell access
+        require_permission(actor, "export_audit")
+    with transaction.atomic(durable=True):
+        return AuditExport.objects.create(requested_by=actor, format=fmt, filters=filters,
+                                          channel=channel, reason=reason, started_at=now)
+
+
+def audit_export_finish(*, export_id: int, row_count: int, byte_count: int, sha256: str,
+                        now: datetime) -> None:
+    """Complete an export's record with what was actually delivered."""
+    with transaction.atomic(durable=True):
+        AuditExport.objects.filter(pk=export_id, completed_at__isnull=True).update(
+            row_count=row_count, byte_count=byte_count, sha256=sha256, completed_at=now
+        )
