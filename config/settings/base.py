@@ -148,6 +148,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT_S", 240)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep our JSON log lines in workers too
 CELERY_TASK_MAX_REDELIVERIES = env_int("CELERY_TASK_MAX_REDELIVERIES", 5)
 
 # Periodic jobs. beat's DatabaseScheduler copies these into the database at start, where
@@ -213,6 +214,9 @@ CELERY_BEAT_SCHEDULE["game-sessions-sweep"] = {
     # A backlog of sweeps (worker down) is useless: each run covers every due session.
     "options": {"expire_seconds": max(2 * GAME_SESSION_SWEEP_INTERVAL_S, 2)},
 }
+# Threads (each with its own persistent connection) serving the session sockets' DB calls
+# in one ASGI process.
+GAME_SESSION_DB_THREADS = env_int("GAME_SESSION_DB_THREADS", 4)
 # --- end game sessions
 
 # --- reconciliation, outbox, monitoring (issue 7) ------------------------------------------
@@ -326,6 +330,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
-        "celery": {"level": "INFO"},
+        "celery": {"level": "WARNING"},
     },
 }
