@@ -3,12 +3,13 @@
 (a) placement: PROCS processes place PLACE bets each way (`betting.services.bet_place` vs the
     same rows written by hand-written SQL: share-locked price, account locks, ledger
     transaction + chained entries, bet, leg, bet history, outbox event);
-(b) settlement of a market with 10,000 open bets: `market_settlement_process` (what the
-    Celery task runs: one transaction per bet) vs the same writes in raw SQL, one process each.
+(b) settlement of a market with 10,000 open bets: `market_settlement_process` over PROCS
+    disjoint chunks (what the chunk tasks run: one transaction per bet) vs the same writes
+    in raw SQL over the same number of processes.
 Both sides run in the same throwaway database in the same run. Prints bets/s and ratios.
 
     DJANGO_SETTINGS_MODULE=config.settings.dev .venv/bin/python bench/bet_placement.py \
-        [--procs 4] [--place 3000] [--settle 10000]
+        [--procs 4] [--place 1000] [--settle 10000]
 """
 
 from __future__ import annotations
@@ -202,30 +203,71 @@ def _place(target, ctx, market, total, procs) -> float:
 
 # --- settlement -----------------------------------------------------------------------------
 
-def _service_settle(market) -> float:
+def _service_settle_worker(market_id, bet_ids, out, barrier):
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.utils import timezone
+
+    from betting.services import market_settlement_process
+
+    barrier.wait()
+    start = time.time()
+    report = market_settlement_process(market_id=market_id, now=timezone.now(), bet_ids=bet_ids)
+    assert set(report.counts) <= {"settled"}, report.counts
+    out.put((start, time.time()))
+    connection.close()
+
+
+def _raw_settle_worker(ctx_market, bet_ids, out, barrier):
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    ctx, market = ctx_market
+    barrier.wait()
+    start = time.time()
+    _raw_settle_bets(ctx, market, bet_ids)
+    out.put((start, time.time()))
+    connection.close()
+
+
+def _settle(target, arg, bet_ids, procs) -> float:
+    """Run `procs` workers over disjoint slices of `bet_ids` (as the chunk tasks do)."""
+    from django.db import connections
+
+    connections.close_all()
+    out = mp.Queue()
+    barrier = mp.Barrier(procs)
+    workers = [mp.Process(target=target, args=(arg, bet_ids[i::procs], out, barrier))
+               for i in range(procs)]
+    for w in workers:
+        w.start()
+    spans = [out.get() for _ in workers]
+    for w in workers:
+        w.join()
+    return max(e for _, e in spans) - min(s for s, _ in spans)
+
+
+def _service_settle(market, procs) -> float:
     from django.utils import timezone
 
     from betting import services
-    from betting.services import market_settle, market_settlement_process
 
-    # Measure the task's work in this process; queue nothing on a broker others may consume.
+    # Measure the tasks' work here; queue nothing on a broker other people may consume.
     services._enqueue_settlement = lambda market_id: None
-    market_settle(market_id=market["market"], winning_selection_ids=[market["selections"][0]],
-                  actor=None, now=timezone.now())
-    start = time.perf_counter()
-    report = market_settlement_process(market_id=market["market"], now=timezone.now())
-    elapsed = time.perf_counter() - start
-    assert report.counts.get("settled", 0) == sum(report.counts.values()), report.counts
-    return elapsed
+    services.market_settle(market_id=market["market"], winning_selection_ids=[market["selections"][0]],
+                           actor=None, now=timezone.now())
+    bet_ids = [str(b) for b in services.market_unsettled_bet_ids(market_id=market["market"])]
+    return _settle(_service_settle_worker, market["market"], bet_ids, procs)
 
 
-def _raw_settle(ctx, market) -> float:
-    from django.db import connection, transaction
-
-    from wallet.chain import entry_hash
+def _raw_settle(ctx, market, procs) -> float:
+    from django.db import connection
 
     winner = market["selections"][0]
-    accounts = ctx["accounts"]
     with connection.cursor() as cur:
         cur.execute("UPDATE betting_market SET status = 'settled', winning_selection_ids = %s, "
                     "settlement_version = 1, resulted_at = now() WHERE id = %s",
@@ -233,7 +275,15 @@ def _raw_settle(ctx, market) -> float:
         cur.execute("SELECT DISTINCT bet_id FROM betting_betleg WHERE market_id = %s AND "
                     "settled_version < 1 ORDER BY bet_id", [market["market"]])
         bet_ids = [r[0] for r in cur.fetchall()]
-    start = time.perf_counter()
+    return _settle(_raw_settle_worker, (ctx, market), bet_ids, procs)
+
+
+def _raw_settle_bets(ctx, market, bet_ids) -> None:
+    from django.db import connection, transaction
+
+    from wallet.chain import entry_hash
+
+    accounts = ctx["accounts"]
     for bet_id in bet_ids:
         with transaction.atomic(durable=True), connection.cursor() as cur:
             cur.execute("SELECT player_id, stake, status FROM betting_bet WHERE id = %s FOR UPDATE",
@@ -281,20 +331,41 @@ def _raw_settle(ctx, market) -> float:
             cur.execute(SQL_OUTBOX, [uuid.uuid4(), "bet.settled", str(bet_id), json.dumps(
                 {"bet_id": str(bet_id), "player_id": player, "currency": "USD", "stake": stake,
                  "payout": payout, "outcome": "won" if won else "lost", "occurred_at": "now"})])
-    return time.perf_counter() - start
 
 
 def _top_up(ctx, market, count) -> None:
-    """Fill a market up to `count` open bets (set-up: the raw path writes complete bets)."""
-    from django.db import connection, transaction
+    """Fill a market up to `count` open bets (set-up, not measured): bets and legs in bulk,
+    their stakes held by one real ledger transaction per market."""
+    from django.db import transaction
 
-    from betting.models import BetLeg
+    from betting.models import Bet, BetLeg, Selection
+    from wallet.ledger import Posting, ledger_post, player_accounts
 
     missing = count - BetLeg.objects.filter(market_id=market["market"]).count()
+    if missing <= 0:
+        return
     rng = random.Random(7)
-    for _ in range(max(0, missing)):
-        with transaction.atomic(durable=True), connection.cursor() as cur:
-            _raw_place_one(cur, ctx, market, rng)
+    selections = {s.pk: s for s in Selection.objects.filter(pk__in=market["selections"])
+                  .select_related("market")}
+    bets, legs, held = [], [], {}
+    for _ in range(missing):
+        player, stake = rng.choice(ctx["players"]), rng.randint(100, 5_000)
+        sel = selections[rng.choice(market["selections"])]
+        bet = Bet(player_id=player, kind="single", currency="USD", stake=stake,
+                  accepted_odds=sel.odds, odds_change="any")
+        bets.append(bet)
+        legs.append(BetLeg(bet=bet, selection=sel, market_id=sel.market_id,
+                           event_id=sel.market.event_id, requested_odds=sel.odds,
+                           accepted_odds=sel.odds, odds_version=sel.odds_version))
+        held[player] = held.get(player, 0) + stake
+    with transaction.atomic(durable=True):
+        postings = []
+        for player, amount in held.items():
+            accts = player_accounts(player_id=player, currency="USD")
+            postings += [Posting(accts.cash, -amount), Posting(accts.reserved, amount)]
+        ledger_post(kind="bet_stake", postings=postings, reference="bench-top-up")
+        Bet.objects.bulk_create(bets, batch_size=2_000)
+        BetLeg.objects.bulk_create(legs, batch_size=2_000)
 
 
 def _check_ledger() -> None:
@@ -312,7 +383,7 @@ def _check_ledger() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--procs", type=int, default=4)
-    parser.add_argument("--place", type=int, default=3_000, help="bets placed by each side")
+    parser.add_argument("--place", type=int, default=1_000, help="bets placed by each side")
     parser.add_argument("--settle", type=int, default=10_000, help="open bets per settled market")
     args = parser.parse_args()
     args.place = min(args.place, args.settle)
@@ -325,8 +396,8 @@ def main() -> None:
         place_raw = _place(_raw_place, ctx, raw_market, args.place, args.procs)
         _top_up(ctx, svc_market, args.settle)
         _top_up(ctx, raw_market, args.settle)
-        settle_service = _service_settle(svc_market)
-        settle_raw = _raw_settle(ctx, raw_market)
+        settle_service = _service_settle(svc_market, args.procs)
+        settle_raw = _raw_settle(ctx, raw_market, args.procs)
         _check_ledger()
 
         print(f"bet placement ({args.procs} processes, {args.place:,} single bets each side, "
@@ -334,8 +405,8 @@ def main() -> None:
         print(f"  service (bet_place)      {place_service:8.0f} bets/s")
         print(f"  raw SQL, same writes     {place_raw:8.0f} bets/s")
         print(f"  service / raw SQL        {place_service / place_raw:8.2f}")
-        print(f"settlement of a market with {args.settle:,} open bets (one process, one "
-              "transaction per bet)")
+        print(f"settlement of a market with {args.settle:,} open bets ({args.procs} processes "
+              "over disjoint chunks, one transaction per bet)")
         print(f"  service (settlement task) {settle_service:7.1f} s  "
               f"{args.settle / settle_service:8.0f} bets/s")
         print(f"  raw SQL, same writes      {settle_raw:7.1f} s  {args.settle / settle_raw:8.0f} bets/s")

@@ -1,0 +1,64 @@
+"""Row locks of the sportsbook, in one place and in a fixed order.
+
+Bet placement share-locks the selections it prices (and their markets): many bets on one
+selection proceed together, while an odds update or a suspension (which take FOR UPDATE /
+UPDATE on the same rows) waits for the bets in flight, and a bet waits for a price change
+in flight and then reads the committed new price. Settlement locks one bet at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+
+from .models import Bet, Market, Selection
+
+
+@dataclass(frozen=True)
+class PricedSelection:
+    selection_id: int
+    odds: Decimal
+    odds_version: int
+    market_id: int
+    market_status: str
+    event_id: int
+    min_stake: Decimal
+    max_stake: Decimal
+    max_payout: Decimal
+
+
+_PRICE_SQL = """
+SELECT s.id, s.odds, s.odds_version, m.id, m.status, m.event_id,
+       m.min_stake, m.max_stake, m.max_payout
+  FROM betting_selection s
+  JOIN betting_market m ON m.id = s.market_id
+ WHERE s.id = ANY(%s)
+ ORDER BY s.id
+   FOR SHARE OF s, m
+"""
+
+
+def selections_share_lock(selection_ids: Sequence[int]) -> dict[int, PricedSelection]:
+    """FOR SHARE the selections and their markets, in selection-id order."""
+    with connection.cursor() as cur:
+        cur.execute(_PRICE_SQL, [sorted(set(selection_ids))])
+        rows = cur.fetchall()
+    return {row[0]: PricedSelection(*row) for row in rows}
+
+
+def selection_lock(selection_id: int) -> Selection | None:
+    return (
+        Selection.objects.select_for_update(of=("self",)).select_related("market")
+        .filter(pk=selection_id).first()
+    )
+
+
+def market_lock(market_id: int) -> Market | None:
+    return Market.objects.select_for_update().filter(pk=market_id).first()
+
+
+def bet_lock(bet_id) -> Bet | None:
+    return Bet.objects.select_for_update().filter(pk=bet_id).first()
