@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The project root must win over bench/ itself: bench/sessions.py would shadow the
+# `sessions` app for every import after this one.
+_BENCH = str(Path(__file__).resolve().parent)
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if p not in (str(ROOT), _BENCH, "")] + [_BENCH]
+# Celery's Django fix-up puts the working directory first on sys.path: make it the root.
+os.chdir(ROOT)
 
 
 def bench_database(name: str, *, migrate: bool = True) -> str:
@@ -22,6 +27,7 @@ def bench_database(name: str, *, migrate: bool = True) -> str:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DEBUG", "false")  # measure as production runs: no query log
     import django
 
     django.setup()

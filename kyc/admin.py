@@ -54,13 +54,18 @@ class AMLStatusForm(ReasonForm):
         return cleaned
 
 
+class ConfirmForm(forms.Form):
+    """No reason field: kyc_application_start_review takes no reason (it records "review
+    started" with the officer), so asking for one would silently drop it."""
+
+
 @dataclass(frozen=True)
 class Decision:
     name: str
     label: str
     allowed: Callable[[KYCApplication], bool]
     run: Callable[..., object]  # run(application_id=, actor=, reason=, now=)
-    reason_required: bool
+    takes_reason: bool = True  # a non-empty reason is required and passed to the service
 
 
 def _decidable(app: KYCApplication) -> bool:
@@ -72,18 +77,18 @@ def _start_review(*, application_id, actor, reason, now):
                                                  now=now)
 
 
+# Every decision asks for a reason, which the service writes into the history with the
+# officer's name. Start review is a claim, not a decision (see ConfirmForm).
 DECISIONS = [
     Decision("start-review", "Start review", lambda a: can_proceed(a.start_review),
-             _start_review, reason_required=False),
-    Decision("approve", "Approve", _decidable, services.kyc_application_approve,
-             reason_required=False),
+             _start_review, takes_reason=False),
+    Decision("approve", "Approve", _decidable, services.kyc_application_approve),
     Decision("request-resubmission", "Request resubmission", _decidable,
-             services.kyc_application_request_resubmission, reason_required=True),
-    Decision("reject", "Reject", _decidable, services.kyc_application_reject,
-             reason_required=True),
+             services.kyc_application_request_resubmission),
+    Decision("reject", "Reject", _decidable, services.kyc_application_reject),
     Decision("allow-reapply", "Allow a new application",
              lambda a: a.status == KYCStatus.REJECTED and not a.reapply_allowed,
-             services.kyc_application_allow_reapply, reason_required=True),
+             services.kyc_application_allow_reapply),
 ]
 
 
@@ -209,11 +214,12 @@ class KYCApplicationAdmin(ComplianceOnlyAdmin):
             messages.error(request, f"“{decision.label}” is not allowed for a {obj.status} "
                                     "application.")
             return HttpResponseRedirect(change_url)
-        form = ReasonForm(request.POST or None, required=decision.reason_required)
+        data = request.POST if request.method == "POST" else None
+        form = ReasonForm(data) if decision.takes_reason else ConfirmForm(data)
         if request.method == "POST" and form.is_valid():
             try:
                 decision.run(application_id=obj.pk, actor=request.user,
-                             reason=form.cleaned_data["reason"], now=timezone.now())
+                             reason=form.cleaned_data.get("reason", ""), now=timezone.now())
             except DomainError as exc:
                 messages.error(request, f"{decision.label} refused: {exc.detail} [{exc.code}]")
             else:

@@ -223,6 +223,8 @@ GAME_SESSION_DB_THREADS = env_int("GAME_SESSION_DB_THREADS", 4)
 # Outbox relay: events per batch, and how long one relay task may drain before yielding.
 OUTBOX_RELAY_BATCH_SIZE = env_int("OUTBOX_RELAY_BATCH_SIZE", 500)
 OUTBOX_RELAY_MAX_SECONDS = env_int("OUTBOX_RELAY_MAX_SECONDS", 10)
+# Events per consume message the relay sends (each still applied in its own transaction).
+OUTBOX_CONSUME_BATCH = env_int("OUTBOX_CONSUME_BATCH", 100)
 # Sent events a consumer has not applied after this long are published to it again.
 OUTBOX_REDELIVER_AFTER_S = env_int("OUTBOX_REDELIVER_AFTER_S", 300)
 # Lag thresholds (seconds / messages): crossing one records an Alert and degrades /readyz.

@@ -35,11 +35,14 @@ def test_suspend_action_goes_through_the_service_and_records_who():
     trader = make_staff(TRADER)
     market = make_market()
     model_admin = site._registry[Market]
-    model_admin.suspend_markets(_admin_request(trader), Market.objects.filter(pk=market.pk))
+    request = RequestFactory().post("/admin/betting/market/", {"reason": "goal scored"})
+    request.user = trader
+    request._messages = type("M", (), {"add": lambda *a, **k: None})()
+    model_admin.suspend_markets(request, Market.objects.filter(pk=market.pk))
     market = Market.objects.get(pk=market.pk)
     assert market.status == "suspended"
     latest = market.history.order_by("-history_id").first()
-    assert (latest.history_user_id, latest.history_change_reason) == (trader.pk, "admin action")
+    assert (latest.history_user_id, latest.history_change_reason) == (trader.pk, "goal scored")
 
 
 def test_demo_seed_is_idempotent():

@@ -94,3 +94,27 @@ def test_system_accounts_carry_no_materialized_balance():
         ledger_post(kind="bet_settle", postings=[Posting(accts.cash, -250), Posting(_house(), 250)])
     assert Account.objects.get(pk=_house().pk).balance == 0
     assert sum(Entry.objects.filter(account=_house()).values_list("amount", flat=True)) == 250
+
+
+def test_transaction_row_keeps_its_kind_and_fields_as_written():
+    player = make_player(funds={"USD": 1_000})
+    staff = make_player()
+    with transaction.atomic():
+        txn = hold_funds(player_id=player.pk, currency="USD", amount=7, kind="bet_stake",
+                         dedupe_key="fields", reference="bet:9", metadata={"leg": 1})
+        reversal = ledger_reverse_for_test(txn, staff.pk)
+    stored = Transaction.objects.get(pk=txn.pk)
+    assert (stored.kind, stored.reference, stored.dedupe_key, stored.metadata) == (
+        "bet_stake", "bet:9", "fields", {"leg": 1})
+    assert (txn.kind, txn.created_at) == (stored.kind, stored.created_at)
+    stored_rev = Transaction.objects.get(pk=reversal.pk)
+    assert (stored_rev.kind, stored_rev.reverses_id, stored_rev.created_by_id) == (
+        "reversal", txn.pk, staff.pk)
+    assert balances(player) == {"cash": 1_000, "reserved": 0, "bonus": 0}
+
+
+def ledger_reverse_for_test(txn, staff_id):
+    from wallet.ledger import ledger_reverse
+
+    return ledger_reverse(original=Transaction.objects.get(pk=txn.pk), created_by_id=staff_id,
+                          reason="correction")
