@@ -1,0 +1,329 @@
+"""Reconciliation checks: the ledger invariants of DESIGN.md and stuck states, in SQL.
+
+Every check is one set-based statement returning only the offending rows; nothing loops
+over entries in Python. `run_checks` runs them all inside ONE repeatable-read, read-only
+transaction, so every check sees the same snapshot and concurrent money movement cannot
+produce a false finding (a balance read before, its entries summed after, a write).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.apps import apps
+from django.conf import settings
+from django.db import connection, transaction
+
+from wallet.models import OPEN_WITHDRAWAL_STATUSES
+
+from .models import DiscrepancyKind as K
+
+# A broken invariant on a million rows must not write a million findings: each check
+# reports at most this many (and says so in the finding's detail).
+MAX_FINDINGS_PER_CHECK = 1000
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    fingerprint: str
+    subject: str
+    currency: str = ""
+    player_id: int | None = None
+    expected: int | None = None
+    actual: int | None = None
+    detail: dict = field(default_factory=dict)
+
+
+def _rows(sql: str, params: list | None = None) -> list[tuple]:
+    with connection.cursor() as cur:
+        cur.execute(sql, params or [])
+        return cur.fetchall()
+
+
+# --- invariants 1 and 2, in one pass over wallet_entry ------------------------------------------
+#
+# Invariant 2 needs the entries summed per account (a few rows per player). Invariant 1
+# needs them summed per ledger transaction and currency: one group per transaction, which on
+# millions of entries costs far more than the per-account pass. So the same pass also sums a
+# fingerprint: every entry's amount times a random weight of its (transaction, currency).
+# If every transaction balances in every currency, the fingerprint is exactly zero (each
+# transaction contributes weight x 0). If one does not, it is non-zero except with
+# probability about 2^-62 (two primes near 2^31, weights from a hash seeded at random per
+# run, so no one can craft entries that cancel out). Only then does the exact per-transaction
+# GROUP BY run, to name the culprits. All arithmetic is exact integers: |amount mod p| and
+# |weight mod p| are below 2^31, so each product fits in a bigint and SUM() widens.
+_P1, _P2 = 2_147_483_647, 2_147_483_629
+
+LEDGER_SUMS_SQL = f"""
+WITH per_account AS MATERIALIZED (
+    SELECT account_id, currency, SUM(amount)::bigint AS total,
+           SUM((amount %% {_P1}) * (h %% {_P1})) AS f1,
+           SUM((amount %% {_P2}) * (h %% {_P2})) AS f2
+      FROM (SELECT account_id, currency, amount,
+                   hashint8extended(transaction_id, %(seed)s) AS h FROM wallet_entry) e
+     GROUP BY account_id, currency
+),
+per_currency AS (
+    SELECT currency, SUM(total)::bigint AS total,
+           mod(SUM(f1), {_P1}) * (hashtextextended(currency, %(seed)s) %% {_P1}) AS g1,
+           mod(SUM(f2), {_P2}) * (hashtextextended(currency, %(seed)s) %% {_P2}) AS g2
+      FROM per_account GROUP BY currency
+)
+SELECT 'fingerprint', NULL::bigint, NULL::bigint, NULL::varchar,
+       CASE WHEN mod(COALESCE(SUM(g1), 0), {_P1}) <> 0 OR mod(COALESCE(SUM(g2), 0), {_P2}) <> 0
+            THEN 1 ELSE 0 END::bigint, NULL::bigint, NULL::varchar
+  FROM per_currency
+UNION ALL
+SELECT 'currency', NULL, NULL, currency, total, NULL, NULL FROM per_currency WHERE total <> 0
+UNION ALL
+SELECT 'account', a.id, a.owner_id, a.currency, COALESCE(s.total, 0), a.balance, a.kind
+  FROM wallet_account a
+  -- An entry in another currency than its account's is left out of the account's sum, so
+  -- it shows as a mismatch too.
+  LEFT JOIN per_account s ON s.account_id = a.id AND s.currency = a.currency
+ WHERE a.owner_id IS NOT NULL AND a.balance <> COALESCE(s.total, 0)
+"""
+
+UNBALANCED_TRANSACTIONS_SQL = """
+SELECT transaction_id, currency, SUM(amount)::bigint FROM wallet_entry
+ GROUP BY transaction_id, currency HAVING SUM(amount) <> 0
+ ORDER BY transaction_id LIMIT %s
+"""
+
+
+def check_ledger_sums() -> list[Finding]:
+    """Invariant 1 (each transaction and each currency sums to zero) and invariant 2 (every
+    materialized balance equals the sum of its entries), from one scan of the entries."""
+    out: list[Finding] = []
+    unbalanced_somewhere = False
+    rows = _rows_named(LEDGER_SUMS_SQL, {"seed": secrets.randbits(62)})
+    for tag, ident, owner, currency, total, balance, kind in rows:
+        if tag == "fingerprint":
+            unbalanced_somewhere = bool(total)
+        elif tag == "currency":
+            out.append(Finding(K.UNBALANCED_LEDGER, f"unbalanced_ledger:{currency}",
+                               f"all {currency} entries", currency, expected=0, actual=total))
+        else:
+            out.append(Finding(K.BALANCE_MISMATCH, f"balance_mismatch:account:{ident}",
+                               f"account {ident} ({kind})", currency, owner, expected=total,
+                               actual=balance, detail={"account_id": ident, "kind": kind,
+                                                       "difference": balance - total}))
+    if unbalanced_somewhere:
+        for ident, currency, total in _rows(UNBALANCED_TRANSACTIONS_SQL, [MAX_FINDINGS_PER_CHECK]):
+            out.append(Finding(K.UNBALANCED_TRANSACTION, f"unbalanced_transaction:{ident}:{currency}",
+                               f"transaction {ident}", currency, expected=0, actual=total,
+                               detail={"transaction_id": ident}))
+    return out
+
+
+def _rows_named(sql: str, params: dict) -> list[tuple]:
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def check_negative_balances() -> list[Finding]:
+    """Invariant 3: no player balance below zero (a CHECK forbids it; verify anyway)."""
+    rows = _rows("SELECT id, owner_id, kind, currency, balance FROM wallet_account "
+                 "WHERE owner_id IS NOT NULL AND balance < 0")
+    return [Finding(K.NEGATIVE_BALANCE, f"negative_balance:account:{pk}", f"account {pk} ({kind})",
+                    currency, owner, expected=0, actual=balance, detail={"account_id": pk})
+            for pk, owner, kind, currency, balance in rows]
+
+
+def check_single_posting() -> list[Finding]:
+    """Invariant 4: one dedupe key, one provider transaction id, one settlement -> at most
+    one (unreversed) ledger transaction each."""
+    out: list[Finding] = []
+    for key, ids in _rows("SELECT dedupe_key, array_agg(id ORDER BY id) FROM wallet_transaction "
+                          "WHERE dedupe_key IS NOT NULL GROUP BY dedupe_key HAVING count(*) > 1"):
+        out.append(Finding(K.DUPLICATE_DEDUPE_KEY, f"duplicate_dedupe_key:{key}", f"dedupe key {key}",
+                           expected=1, actual=len(ids), detail={"transaction_ids": ids}))
+    unreversed = ("NOT EXISTS (SELECT 1 FROM wallet_transaction r WHERE r.reverses_id = t.id) "
+                  "AND t.reverses_id IS NULL")
+    for ref, ids in _rows(
+        "SELECT external_reference, array_agg(id ORDER BY id) FROM wallet_transaction t "
+        "WHERE external_reference <> '' AND kind IN ('deposit', 'withdrawal_paid') AND "
+        + unreversed + " GROUP BY external_reference HAVING count(*) > 1"
+    ):
+        out.append(Finding(K.DUPLICATE_PROVIDER_TXN, f"duplicate_provider_txn:ledger:{ref}",
+                           f"provider transaction {ref}", expected=1, actual=len(ids),
+                           detail={"transaction_ids": ids}))
+    for provider, ptx, refs in _rows(
+        "SELECT provider, provider_transaction_id, array_agg(ref ORDER BY ref) FROM ("
+        " SELECT provider, provider_transaction_id, 'deposit:' || id AS ref FROM wallet_deposit"
+        "  WHERE provider_transaction_id <> ''"
+        " UNION ALL SELECT provider, provider_transaction_id, 'withdrawal:' || id"
+        "  FROM wallet_withdrawal WHERE provider_transaction_id <> ''"
+        ") x GROUP BY provider, provider_transaction_id HAVING count(*) > 1"
+    ):
+        out.append(Finding(K.DUPLICATE_PROVIDER_TXN, f"duplicate_provider_txn:{provider}:{ptx}",
+                           f"{provider} transaction {ptx}", expected=1, actual=len(refs),
+                           detail={"references": refs}))
+    for kind, ref, ids in _rows(
+        "SELECT kind, reference, array_agg(id ORDER BY id) FROM wallet_transaction t "
+        "WHERE kind IN ('bet_settle', 'round_settle', 'withdrawal_paid') AND reference <> '' AND "
+        + unreversed + " GROUP BY kind, reference HAVING count(*) > 1"
+    ):
+        out.append(Finding(K.DUPLICATE_SETTLEMENT, f"duplicate_settlement:{kind}:{ref}",
+                           f"{kind} of {ref}", expected=1, actual=len(ids),
+                           detail={"transaction_ids": ids}))
+    return out
+
+
+# --- invariant 5: reserved = open withdrawals + open bets + open rounds ---------------------------
+
+# (app label, model, amount field, open statuses): included when the app's model exists.
+RESERVED_SOURCES = [
+    ("wallet", "Withdrawal", "amount", [str(s) for s in OPEN_WITHDRAWAL_STATUSES]),
+    ("betting", "Bet", "stake", ["open"]),
+    ("game_sessions", "GameRound", "stake", ["open"]),
+]
+
+
+def _reserved_source_sql() -> tuple[list[str], list]:
+    parts, params = [], []
+    for label, model_name, amount_field, statuses in RESERVED_SOURCES:
+        try:
+            model = apps.get_model(label, model_name)
+        except LookupError:
+            continue
+        meta = model._meta
+        table = connection.ops.quote_name(meta.db_table)
+        player = meta.get_field("player").column
+        amount = meta.get_field(amount_field).column
+        parts.append(f"SELECT {player} AS player_id, currency, {amount} AS amount, "
+                     f"'{meta.label_lower}' AS source FROM {table} WHERE status = ANY(%s)")
+        params.append(statuses)
+    return parts, params
+
+
+def check_reserved() -> list[Finding]:
+    """Invariant 5: each reserved account equals the sum of its owner's open holds."""
+    parts, params = _reserved_source_sql()
+    holds = " UNION ALL ".join(parts) if parts else (
+        "SELECT NULL::bigint AS player_id, NULL::varchar AS currency, 0::bigint AS amount, "
+        "'' AS source WHERE false")
+    sql = f"""
+    WITH holds AS ({holds}),
+    expected AS (
+        SELECT player_id, currency, SUM(amount)::bigint AS total,
+               jsonb_object_agg(source, n) AS by_source
+          FROM (SELECT player_id, currency, source, SUM(amount)::bigint AS amount, count(*) AS n
+                  FROM holds GROUP BY player_id, currency, source) s
+         GROUP BY player_id, currency
+    ),
+    reserved AS (SELECT id, owner_id, currency, balance FROM wallet_account WHERE kind = 'reserved')
+    SELECT COALESCE(r.owner_id, e.player_id), COALESCE(r.currency, e.currency), r.id,
+           COALESCE(e.total, 0), COALESCE(r.balance, 0), e.by_source
+      FROM reserved r FULL JOIN expected e ON e.player_id = r.owner_id AND e.currency = r.currency
+     WHERE COALESCE(r.balance, 0) <> COALESCE(e.total, 0)
+    """
+    return [
+        Finding(K.RESERVED_MISMATCH, f"reserved_mismatch:{player}:{currency}",
+                f"reserved {currency} of player {player}", currency, player, expected=expected,
+                actual=actual, detail={"account_id": account_id, "open_holds": by_source or {}})
+        for player, currency, account_id, expected, actual, by_source in _rows(sql, params)
+    ]
+
+
+# --- stuck states -------------------------------------------------------------------------------
+
+
+def _ago(now: datetime, seconds: int) -> datetime:
+    return now - timedelta(seconds=seconds)
+
+
+def check_stuck(*, now: datetime) -> list[Finding]:
+    """Deposits pending, withdrawals processing, rounds open, live sessions without a
+    heartbeat, and outbox events unsent, each past its configured age."""
+    out: list[Finding] = []
+    for pk, player, currency, amount, created in _rows(
+        "SELECT id, player_id, currency, amount, created_at FROM wallet_deposit "
+        "WHERE status = 'pending' AND created_at < %s ORDER BY created_at LIMIT %s",
+        [_ago(now, settings.STUCK_DEPOSIT_PENDING_S), MAX_FINDINGS_PER_CHECK],
+    ):
+        out.append(Finding(K.STUCK_DEPOSIT, f"stuck_deposit:{pk}", f"deposit {pk}", currency,
+                           player, actual=amount, detail={"since": created.isoformat()}))
+    for pk, player, currency, amount, since in _rows(
+        "SELECT id, player_id, currency, amount, updated_at FROM wallet_withdrawal "
+        "WHERE status = 'processing' AND updated_at < %s ORDER BY updated_at LIMIT %s",
+        [_ago(now, settings.STUCK_WITHDRAWAL_PROCESSING_S), MAX_FINDINGS_PER_CHECK],
+    ):
+        out.append(Finding(K.STUCK_WITHDRAWAL, f"stuck_withdrawal:{pk}", f"withdrawal {pk}",
+                           currency, player, actual=amount, detail={"since": since.isoformat()}))
+    try:
+        rounds = apps.get_model("game_sessions", "GameRound")
+        sessions = apps.get_model("game_sessions", "GameSession")
+    except LookupError:
+        rounds = sessions = None
+    if rounds is not None:
+        for pk, player, currency, stake, opened in _rows(
+            f"SELECT id, player_id, currency, stake, opened_at FROM {rounds._meta.db_table} "
+            "WHERE status = 'open' AND opened_at < %s ORDER BY opened_at LIMIT %s",
+            [_ago(now, settings.STUCK_ROUND_OPEN_S), MAX_FINDINGS_PER_CHECK],
+        ):
+            out.append(Finding(K.STUCK_ROUND, f"stuck_round:{pk}", f"round {pk}", currency, player,
+                               actual=stake, detail={"since": opened.isoformat()}))
+        for pk, player, currency, beat in _rows(
+            f"SELECT id, player_id, currency, last_heartbeat_at FROM {sessions._meta.db_table} "
+            "WHERE status = 'live' AND last_heartbeat_at < %s ORDER BY last_heartbeat_at LIMIT %s",
+            [_ago(now, settings.STUCK_SESSION_HEARTBEAT_S), MAX_FINDINGS_PER_CHECK],
+        ):
+            out.append(Finding(K.STALE_SESSION, f"stale_session:{pk}", f"session {pk}", currency,
+                               player, detail={"last_heartbeat_at": beat.isoformat()}))
+    # One finding per backlog (named by its oldest event), not one per event: an outage
+    # can leave a million events unsent and they are one incident.
+    row = _rows(
+        "SELECT min(id), count(*), min(created_at) FROM wallet_outboxevent "
+        "WHERE sent_at IS NULL AND created_at < %s", [_ago(now, settings.STUCK_OUTBOX_UNSENT_S)])[0]
+    if row[1]:
+        out.append(Finding(K.OUTBOX_UNSENT, f"outbox_unsent:{row[0]}",
+                           f"{row[1]} outbox events unsent", actual=row[1],
+                           detail={"oldest_event_id": row[0], "oldest_created_at": row[2].isoformat()}))
+    return out
+
+
+# --- the whole run ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    run: Callable[..., list[Finding]]
+
+
+CHECKS = [
+    Check("ledger_sums", lambda now: check_ledger_sums()),
+    Check("negative_balances", lambda now: check_negative_balances()),
+    Check("single_posting", lambda now: check_single_posting()),
+    Check("reserved", lambda now: check_reserved()),
+    Check("stuck", lambda now: check_stuck(now=now)),
+]
+
+
+def run_checks(*, now: datetime, only: list[str] | None = None,
+               progress: Callable[[str], None] | None = None) -> list[Finding]:
+    """Run the checks on one consistent snapshot and return their findings."""
+    findings: list[Finding] = []
+    # Nested in an outer transaction (a test), the outer one's snapshot rules instead.
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(durable=outermost), connection.cursor() as cur:
+        if outermost:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        # The per-transaction grouping holds one hash entry per ledger transaction.
+        cur.execute("SET LOCAL work_mem = %s", [settings.RECONCILIATION_WORK_MEM])
+        for check in CHECKS:
+            if only and check.name not in only:
+                continue
+            found = check.run(now)
+            if len(found) > MAX_FINDINGS_PER_CHECK:
+                found = found[:MAX_FINDINGS_PER_CHECK]
+            findings.extend(found)
+            if progress:
+                progress(check.name)
+    return findings

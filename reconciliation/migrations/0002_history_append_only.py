@@ -1,0 +1,9 @@
+from django.db import migrations
+
+from common.db import append_only
+
+
+class Migration(migrations.Migration):
+    dependencies = [("reconciliation", "0001_initial")]
+
+    operations = [append_only("reconciliation_historicaldiscrepancy")]
