@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django_fsm import can_proceed
 
+from backoffice.admin_buttons import ReadOnlyAdminMixin
 from common.errors import DomainError
 
 from . import services
@@ -92,7 +93,7 @@ DECISIONS = [
 ]
 
 
-class ComplianceOnlyAdmin(admin.ModelAdmin):
+class ComplianceOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Visible to compliance officers only; read-only for everyone."""
 
     def has_module_permission(self, request):
@@ -100,18 +101,6 @@ class ComplianceOnlyAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return can_review_kyc(request.user)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_actions(self, request):
-        return {}
 
     def _context(self, request, **extra):
         return {**self.admin_site.each_context(request), "opts": self.model._meta, **extra}
