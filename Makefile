@@ -41,6 +41,7 @@ test: install services e2e-deps
 lint: install
 	@.venv/bin/ruff check .
 	@DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run -v 1
+	@DJANGO_SETTINGS_MODULE=config.settings.test LOG_LEVEL=WARNING $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 bench: migrate
 	@for b in bench/*.py; do echo "== $$b"; DJANGO_SETTINGS_MODULE=config.settings.dev $(PY) $$b || exit 1; done

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -64,6 +65,7 @@ class EventCreateApi(TraderApi):
         starts_at = serializers.DateTimeField()
         markets = MarketOutput(many=True, source="markets.all")
 
+    @extend_schema(request=Input, responses={201: Output})
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -95,6 +97,7 @@ class SelectionOddsUpdateApi(TraderApi):
         odds = OddsField()
         odds_version = serializers.IntegerField()
 
+    @extend_schema(request=Input, responses=Output)
     def patch(self, request, selection_id):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -105,7 +108,7 @@ class SelectionOddsUpdateApi(TraderApi):
         return Response(self.Output(selection).data)
 
 
-class ReasonInput(serializers.Serializer):
+class MarketReasonInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -118,9 +121,16 @@ class MarketStatusOutput(serializers.Serializer):
     winning_selection_ids = serializers.ListField(child=serializers.IntegerField())
 
 
+class MarketSettleOutput(MarketStatusOutput):
+    """Schema only: MarketSettleApi answers the market status plus `changed`."""
+
+    changed = serializers.BooleanField()
+
+
 class MarketSuspendApi(TraderApi):
+    @extend_schema(request=MarketReasonInput, responses=MarketStatusOutput)
     def post(self, request, market_id):
-        data = ReasonInput(data=request.data)
+        data = MarketReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         market = services.market_suspend(market_id=market_id, actor=request.user,
                                          reason=data.validated_data["reason"], now=timezone.now())
@@ -128,8 +138,9 @@ class MarketSuspendApi(TraderApi):
 
 
 class MarketResumeApi(TraderApi):
+    @extend_schema(request=MarketReasonInput, responses=MarketStatusOutput)
     def post(self, request, market_id):
-        data = ReasonInput(data=request.data)
+        data = MarketReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         market = services.market_resume(market_id=market_id, actor=request.user,
                                         reason=data.validated_data["reason"], now=timezone.now())
@@ -144,6 +155,7 @@ class MarketSettleApi(TraderApi):
         void = serializers.BooleanField(required=False, default=False)
         reason = serializers.CharField(required=False, allow_blank=True, default="")
 
+    @extend_schema(request=Input, responses={202: MarketSettleOutput})
     def post(self, request, market_id):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)

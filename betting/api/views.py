@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -16,6 +23,7 @@ from ..models import Bet, OddsChangePolicy
 from ..odds import odds_str, parse_odds, payout_round_down
 
 
+@extend_schema_field({"type": "string", "example": "3.20"})
 class OddsField(serializers.Field):
     """Odds as a decimal string ("3.20"); anything else is 400 invalid_odds."""
 
@@ -51,6 +59,7 @@ class EventOutput(serializers.Serializer):
 
 
 class EventListApi(APIView):
+    @extend_schema(responses=EventOutput(many=True))
     def get(self, request):
         events = selectors.event_list()
         return Response(EventOutput(events, many=True).data)
@@ -132,11 +141,22 @@ class BetListCreateApi(APIView):
             attrs["stake_minor"] = parse_amount(attrs["stake"], attrs["currency"], field="stake")
             return attrs
 
+    @extend_schema(
+        operation_id="v1_betting_bets_list",
+        parameters=[OpenApiParameter("cursor", OpenApiTypes.STR, required=False,
+                                     description="The pagination cursor value.")],
+        responses=inline_serializer("PaginatedBetOutputList", {
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": BetOutput(many=True),
+        }),
+    )
     def get(self, request):
         paginator = BetPagination()
         page = paginator.paginate_queryset(selectors.bet_list(player=request.user), request, view=self)
         return paginator.get_paginated_response(BetOutput(page, many=True).data)
 
+    @extend_schema(request=Input, responses={201: BetOutput})
     @idempotent
     def post(self, request):
         data = self.Input(data=request.data)
@@ -151,6 +171,7 @@ class BetListCreateApi(APIView):
 
 
 class BetDetailApi(APIView):
+    @extend_schema(responses=BetOutput)
     def get(self, request, bet_id):
         bet = selectors.bet_get(player=request.user, bet_id=bet_id)
         return Response(BetOutput(bet).data)

@@ -6,7 +6,12 @@ import json
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
@@ -71,7 +76,15 @@ class WalletTransactionListApi(APIView):
         def get_balance_after(self, obj) -> str:
             return format_amount(obj.balance_after, obj.currency)
 
-    @extend_schema(responses=OutputSerializer(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("cursor", str, description="opaque cursor from next/previous"),
+                    OpenApiParameter("page_size", int, description="1-200, default 50")],
+        responses=inline_serializer("WalletTransactionPage", {
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": OutputSerializer(many=True),
+        }),
+    )
     def get(self, request):
         paginator = LedgerCursor()
         page = paginator.paginate_queryset(selectors.entry_list(player=request.user), request, self)
@@ -194,16 +207,16 @@ class ProviderWebhookApi(APIView):
         return Response(result.body, status=result.status_code)
 
 
-class ReasonInput(serializers.Serializer):
+class WithdrawalDecisionInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
 class WithdrawalApproveApi(APIView):
     permission_classes = [IsPayments]
 
-    @extend_schema(request=ReasonInput, responses=WithdrawalOut)
+    @extend_schema(request=WithdrawalDecisionInput, responses=WithdrawalOut)
     def post(self, request, withdrawal_id):
-        data = ReasonInput(data=request.data)
+        data = WithdrawalDecisionInput(data=request.data)
         data.is_valid(raise_exception=True)
         withdrawal = services.withdrawal_approve(
             withdrawal_id=withdrawal_id, actor=request.user,
@@ -215,9 +228,9 @@ class WithdrawalApproveApi(APIView):
 class WithdrawalRejectApi(APIView):
     permission_classes = [IsPayments]
 
-    @extend_schema(request=ReasonInput, responses=WithdrawalOut)
+    @extend_schema(request=WithdrawalDecisionInput, responses=WithdrawalOut)
     def post(self, request, withdrawal_id):
-        data = ReasonInput(data=request.data)
+        data = WithdrawalDecisionInput(data=request.data)
         data.is_valid(raise_exception=True)
         withdrawal = services.withdrawal_reject(
             withdrawal_id=withdrawal_id, actor=request.user,
