@@ -155,8 +155,10 @@ async def run_clients(targets, origin, duration, silent_fraction, timeout_s, swe
     tasks, silent_ids = [], []
     for w in range(0, len(targets), WAVE):
         wave = targets[w:w + WAVE]
-        # As if these sessions had just been started by POST /games/sessions/.
-        await sync_to_async(started_now)([sid for sid, _ in wave])
+        # As if these sessions had just been started by POST /games/sessions/: refresh every
+        # session not yet connected, or the sweeper (running all along) would expire the
+        # later waves' sessions before their sockets even open.
+        await sync_to_async(started_now)([sid for sid, _ in targets[w:]])
         for sid, url in wave:
             silent_at = None
             if random.random() < silent_fraction:

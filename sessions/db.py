@@ -39,6 +39,7 @@ class DBThreads:
             for i in range(size)
         ]
         self.queued = [0] * size  # changed on the event loop thread only
+        self.priority = ThreadPoolExecutor(max_workers=1, thread_name_prefix="game-sessions-db-beat")
 
     async def run(self, fn, *args, **kwargs):
         i = min(range(len(self.queued)), key=self.queued.__getitem__)
@@ -50,8 +51,15 @@ class DBThreads:
         finally:
             self.queued[i] -= 1
 
+    async def run_priority(self, fn, *args, **kwargs):
+        """Run on a thread of its own that nothing else queues on (the heartbeat flush):
+        a connect storm on the shared threads must not delay heartbeats past the timeout."""
+        loop = asyncio.get_running_loop()
+        job = functools.partial(contextvars.copy_context().run, _call, fn, args, kwargs)
+        return await loop.run_in_executor(self.priority, job)
+
     def close_connections(self) -> None:
-        for executor in self.executors:
+        for executor in [*self.executors, self.priority]:
             executor.submit(connections.close_all).result()
 
 
@@ -76,5 +84,14 @@ def db(fn):
 
     async def call(*args, **kwargs):
         return await db_threads().run(fn, *args, **kwargs)
+
+    return call
+
+
+def db_priority(fn):
+    """Like `db`, on the dedicated thread that only the heartbeat flush uses."""
+
+    async def call(*args, **kwargs):
+        return await db_threads().run_priority(fn, *args, **kwargs)
 
     return call

@@ -15,7 +15,7 @@ import weakref
 from django.utils import timezone
 
 from . import services
-from .db import db
+from .db import db_priority
 
 FLUSH_S = 0.1
 
@@ -39,7 +39,7 @@ class HeartbeatBatcher:
             await asyncio.sleep(FLUSH_S)  # let a tick's worth of heartbeats gather
             batch, self.pending = self.pending, {}
             try:
-                alive = await db(services.game_sessions_heartbeat)(
+                alive = await db_priority(services.game_sessions_heartbeat)(
                     session_ids=list(batch), now=timezone.now()
                 )
             except Exception as exc:  # noqa: BLE001 - handed to every waiting socket
