@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django_fsm import can_proceed
 
 from common.errors import BadRequest, DomainError, NotFound
@@ -336,6 +336,22 @@ def provider_callback_apply(*, provider: str, data: CallbackInput, payload: dict
         count_duplicate_callback(provider=provider)
         return _duplicate_body(existing)
 
+    try:
+        return _callback_apply_once(provider=provider, data=data, payload=payload, now=now)
+    except IntegrityError:
+        # A concurrent callback with the same provider transaction id committed first (the
+        # UNIQUE index caught it, e.g. for an unknown reference, where there is no row to
+        # lock). Ours rolled back whole: answer with the one that won.
+        existing = ProviderCallback.objects.filter(
+            provider=provider, provider_transaction_id=data.provider_transaction_id).first()
+        if existing is None:
+            raise
+        count_duplicate_callback(provider=provider)
+        return _duplicate_body(existing)
+
+
+def _callback_apply_once(*, provider: str, data: CallbackInput, payload: dict,
+                         now: datetime) -> CallbackResult:
     model, open_status = WEBHOOK_EVENTS[data.event]
     with transaction.atomic(durable=True):
         target = model.objects.select_for_update().filter(pk=_uuid_or_none(data.reference)).first()

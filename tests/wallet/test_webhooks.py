@@ -141,3 +141,12 @@ def test_signed_but_malformed_bodies_are_400(body):
     assert resp.status_code == 400
     assert resp.json()["code"] in {"invalid_payload", "unknown_event"}
     assert ProviderCallback.objects.count() == 0
+
+
+def test_parallel_callbacks_for_an_unknown_reference_record_one_and_answer_alike():
+    payload = _payload(str(uuid.uuid4()), ptid="ghost-1")
+    responses = run_parallel(6, lambda i: signed_post(APIClient(), payload))
+    assert [r.status_code for r in responses].count(404) == 1
+    assert all(r.json()["code"] == "unknown_reference" for r in responses)
+    assert sum(1 for r in responses if r.json().get("duplicate")) == 5
+    assert ProviderCallback.objects.count() == 1
