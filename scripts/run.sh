@@ -16,7 +16,7 @@ trap cleanup INT TERM EXIT
 
 $BIN/celery -A config worker -l warning --concurrency 2 -n "worker.$$@%h" & pids+=($!)
 $BIN/celery -A config beat -l warning --pidfile= & pids+=($!)
-$BIN/uvicorn config.asgi:application --host "$HOST" --port "$PORT" --log-level warning & pids+=($!)
+bash scripts/web.sh "$HOST" "$PORT" & pids+=($!)
 
 cat <<MSG
 

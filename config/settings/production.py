@@ -1,7 +1,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import SECRET_KEY
+from .base import SECRET_KEY, STORAGES
 from .env import env_bool, env_int
 
 DEBUG = env_bool("DEBUG", False)
@@ -21,3 +21,10 @@ CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Hashed, compressed static files collected at deploy (`manage.py collectstatic`): a page
+# names a file that was not collected fails loudly instead of rendering unstyled.
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}

@@ -14,3 +14,5 @@ REST_FRAMEWORK = {
 }
 AXES_ENABLED = False
 CELERY_TASK_ALWAYS_EAGER = False
+# Servers the tests start serve static files from the apps, without a collectstatic run.
+WHITENOISE_USE_FINDERS = True
