@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django_fsm import can_proceed
 
-from common.gates import run_gates
+from common.gates import Operation, gates_check
 from common.money import format_amount
 from wallet.errors import InsufficientFunds
 from wallet.ledger import hold_funds, ledger_reverse, outbox_emit, release_hold, settle_hold
@@ -88,8 +88,6 @@ def bet_place(
     if odds_change not in OddsChangePolicy.values:
         raise InvalidLegs("odds_change must be one of none, higher, any.")
 
-    run_gates("BET_PLACEMENT_GATES", player=player)
-
     with transaction.atomic(durable=True):
         # Share locks: an odds update or suspension of these rows waits until we commit,
         # and we never price a bet on a change that is still in flight.
@@ -134,6 +132,9 @@ def bet_place(
         if potential > max_payout:
             raise PayoutLimitExceeded(extra={"max_payout": format_amount(max_payout, currency),
                                              "potential_payout": format_amount(potential, currency)})
+        # Selections (domain rows) are locked; the compliance row next, accounts last.
+        gates_check(operation=Operation.BET_PLACE, player_id=player.pk, amount=stake,
+                    currency=currency, now=now, player=player)
 
         bet = Bet(
             player=player, currency=currency, stake=stake, accepted_odds=total_odds,

@@ -34,6 +34,7 @@ from .errors import (
     PlayerNotFound,
     ReasonRequired,
 )
+from .lock_objects import compliance_row_lock
 from .models import (
     IDENTITY_KINDS,
     LIVE_STATUSES,
@@ -51,10 +52,7 @@ from .selectors import player_exists
 
 
 def _lock_player(player_id: int) -> AMLProfile:
-    """Lock (creating if needed) the player's AMLProfile row: the per-player compliance lock."""
-    # ON CONFLICT DO NOTHING: a parallel creator waits on the index entry, then skips.
-    AMLProfile.objects.bulk_create([AMLProfile(player_id=player_id)], ignore_conflicts=True)
-    return AMLProfile.objects.select_for_update().get(player_id=player_id)
+    return compliance_row_lock(player_id=player_id)
 
 
 def _lock_application(application_id) -> KYCApplication:

@@ -1,7 +1,8 @@
 """Every state change of game sessions and rounds.
 
 Lock order, everywhere: the session row, then its round rows (by primary key), then the
-player's wallet accounts (taken by wallet.ledger in primary-key order). Every path that
+player's compliance row (common.gates, when a stake is taken), then the player's wallet
+accounts (taken by wallet.ledger in primary-key order). Every path that
 resolves a round — a guess, a heartbeat timeout seen by the ASGI timer, the Celery sweeper,
 a supersede, a staff force-close — locks the session row first and re-checks it under the
 lock, so whichever comes first resolves the round and the others find nothing to do; the
@@ -23,7 +24,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from common.gates import run_gates
+from common.gates import Operation, gates_check
 from common.history import save_with_history
 from common.money import currency_get
 from wallet.ledger import hold_funds, outbox_emit, release_hold, settle_hold
@@ -351,11 +352,10 @@ def game_round_bet(
 
     The client round id makes it idempotent: the same id and stake answers the existing
     round. Raises SessionNotFound, SessionNotLive, RoundIdReused, RoundAlreadyOpen,
-    InsufficientFunds, and whatever GAME_ROUND_GATES raise (e.g. account_restricted).
+    InsufficientFunds, and whatever the compliance gates raise (e.g. account_restricted).
     """
     if stake <= 0:
         raise ValueError("stake must be positive")
-    run_gates("GAME_ROUND_GATES", player=player)
     with transaction.atomic(durable=True):
         session = _lock_live_session_for_play(session_id, player=player, now=now)
         if session is not None:
@@ -373,6 +373,9 @@ def game_round_bet(
                 id=uuid.uuid4(), session=session, player=player, client_round_id=client_round_id,
                 currency=session.currency, stake=stake, card=hilo.draw_card(), opened_at=now,
             )
+            # Session row (domain) is locked; the compliance row next, accounts last.
+            gates_check(operation=Operation.ROUND_STAKE, player_id=player.pk, amount=stake,
+                        currency=session.currency, now=now, player=player)
             # The hold comes first: a refusal (insufficient funds) rolls back before any row.
             hold_funds(
                 player_id=player.pk, currency=session.currency, amount=stake,

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django_fsm import can_proceed
 
 from common.errors import BadRequest, DomainError, NotFound
-from common.gates import run_gates
+from common.gates import GateFlag, Operation, gates_check
 from common.history import save_with_history
 from common.metrics import count_duplicate_callback, count_money_operation
 from common.money import CURRENCIES, format_amount, parse_amount
@@ -64,8 +64,13 @@ def _event_payload(obj: Deposit | Withdrawal, now: datetime, **extra: Any) -> di
 
 
 def deposit_create(*, player, amount: int, currency: str, provider: str, now: datetime) -> Deposit:
-    """Open a pending deposit; the provider's signed webhook completes or fails it."""
+    """Open a pending deposit; the provider's signed webhook completes or fails it.
+
+    Raises whatever the compliance gates raise (AccountRestricted for a blocked player).
+    """
     with transaction.atomic(durable=True):
+        gates_check(operation=Operation.DEPOSIT_CREATE, player_id=player.pk, amount=amount,
+                    currency=currency, now=now, player=player)
         deposit = Deposit(player=player, amount=amount, currency=currency, provider=provider)
         save_with_history(deposit, user=player, reason="deposit requested")
         outbox_emit(topic="deposit.created", aggregate_type="deposit", aggregate_id=deposit.pk,
@@ -73,7 +78,12 @@ def deposit_create(*, player, amount: int, currency: str, provider: str, now: da
     return deposit
 
 
-def _deposit_succeed(deposit: Deposit, *, provider_transaction_id: str, now: datetime) -> None:
+def _deposit_succeed(deposit: Deposit, *, provider_transaction_id: str,
+                     now: datetime) -> list[GateFlag]:
+    # The money is already with the provider: the gates may flag the credit, never refuse it
+    # (docs/wallet.md, "Deposits and AML blocks").
+    flags = gates_check(operation=Operation.DEPOSIT_CREDIT, player_id=deposit.player_id,
+                        amount=deposit.amount, currency=deposit.currency, now=now).flags
     deposit.succeed(provider_transaction_id=provider_transaction_id)
     accts = player_accounts(player_id=deposit.player_id, currency=deposit.currency)
     txn = ledger_post(
@@ -93,6 +103,7 @@ def _deposit_succeed(deposit: Deposit, *, provider_transaction_id: str, now: dat
                                        provider=deposit.provider,
                                        provider_transaction_id=provider_transaction_id))
     count_money_operation(kind=TransactionKind.DEPOSIT)
+    return flags
 
 
 def _deposit_fail(deposit: Deposit, *, provider_transaction_id: str, now: datetime) -> None:
@@ -119,11 +130,14 @@ def withdrawal_request(*, player, amount: int, currency: str, destination: str,
                        now: datetime) -> Withdrawal:
     """Create a withdrawal and reserve its amount in the same transaction.
 
-    Raises InsufficientFunds, and whatever the withdrawal gates raise (KYCRequired,
+    Raises InsufficientFunds, and whatever the compliance gates raise (KYCRequired,
     AccountRestricted).
     """
-    run_gates("WALLET_WITHDRAWAL_GATES", player=player, amount=amount, currency=currency)
     with transaction.atomic(durable=True):
+        # Compliance row, then accounts (in hold_funds): a block committing meanwhile either
+        # waits for this withdrawal or refuses it.
+        gates_check(operation=Operation.WITHDRAWAL_REQUEST, player_id=player.pk, amount=amount,
+                    currency=currency, now=now, player=player)
         withdrawal = Withdrawal(player=player, amount=amount, currency=currency,
                                 destination=destination)
         save_with_history(withdrawal, user=player, reason="withdrawal requested")
@@ -161,12 +175,15 @@ def _needs_second_approval(withdrawal: Withdrawal) -> bool:
 def withdrawal_approve(*, withdrawal_id, actor, reason: str = "", now: datetime) -> Withdrawal:
     """Approve a requested withdrawal (two different approvers above the threshold).
 
-    Raises NotFound, InvalidTransition, SelfApprovalRefused.
+    Raises NotFound, InvalidTransition, SelfApprovalRefused, and whatever the compliance
+    gates raise (AccountRestricted once the player is blocked).
     """
     with transaction.atomic(durable=True):
         withdrawal = _lock_withdrawal(withdrawal_id)
         if not can_proceed(withdrawal.approve):
             raise InvalidTransition(f"A {withdrawal.status} withdrawal cannot be approved.")
+        gates_check(operation=Operation.WITHDRAWAL_APPROVE, player_id=withdrawal.player_id,
+                    amount=withdrawal.amount, currency=withdrawal.currency, now=now)
         if _needs_second_approval(withdrawal):
             if withdrawal.decided_by_id is None:
                 withdrawal.decided_by = actor
@@ -364,9 +381,13 @@ def _callback_apply_once(*, provider: str, data: CallbackInput, payload: dict,
 
         outcome, code, detail, status_code = _judge(target, data, provider, open_status)
         body: dict[str, Any] = {"outcome": outcome, "reference": data.reference}
+        flags: list[GateFlag] = []
         if outcome == WebhookOutcome.APPLIED:
             if data.event == "deposit.succeeded":
-                _deposit_succeed(target, provider_transaction_id=data.provider_transaction_id, now=now)
+                flags = _deposit_succeed(target, provider_transaction_id=data.provider_transaction_id,
+                                         now=now)
+                if flags:  # applied, and waiting for staff review (an AML block)
+                    code, detail = flags[0].code, "; ".join(f.detail for f in flags)
             elif data.event == "deposit.failed":
                 _deposit_fail(target, provider_transaction_id=data.provider_transaction_id, now=now)
             elif data.event == "withdrawal.paid":
@@ -380,7 +401,7 @@ def _callback_apply_once(*, provider: str, data: CallbackInput, payload: dict,
             provider=provider, provider_transaction_id=data.provider_transaction_id,
             event=data.event, reference=data.reference, payload=payload, outcome=outcome,
             outcome_code=code, outcome_detail=detail,
-            needs_review=outcome == WebhookOutcome.FLAGGED,
+            needs_review=outcome == WebhookOutcome.FLAGGED or bool(flags),
             response_body={**body, "http_status": status_code},
         )
     return CallbackResult(status_code, {**body, "http_status": status_code})

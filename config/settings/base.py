@@ -173,11 +173,12 @@ GAME_SESSION_TIMEOUT_S = env_int("GAME_SESSION_TIMEOUT_S", 15)
 GAME_SESSION_SWEEP_INTERVAL_S = env_int("GAME_SESSION_SWEEP_INTERVAL_S", 5)
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 WITHDRAWAL_PLAYER_CANCEL_ALLOWED = env_bool("WITHDRAWAL_PLAYER_CANCEL_ALLOWED", False)
-# Callables run by withdrawal_request before any money moves; each raises a DomainError
-# to refuse. The KYC app contributes its AML and KYC gates.
-WALLET_WITHDRAWAL_GATES: list[str] = []
-BET_PLACEMENT_GATES: list[str] = []
-GAME_ROUND_GATES: list[str] = []
+# Compliance gates (common.gates): callables run by every money service inside its
+# transaction on the player's locked compliance row; each raises a DomainError to refuse.
+# Apps append theirs (KYC/AML below; responsible gambling, ...).
+COMPLIANCE_GATES: list[str] = []
+# Locks (creating if needed) the per-player compliance row the gates read.
+COMPLIANCE_ROW_LOCK = "kyc.lock_objects.compliance_row_lock"
 # Health checks that only degrade /readyz (lag monitors): dotted paths, see common.health.
 READINESS_DEGRADATION_CHECKS: list[str] = []
 
@@ -205,13 +206,11 @@ BETTING_SETTLEMENT_CHUNK = env_int("BETTING_SETTLEMENT_CHUNK", 500)
 # --- end betting
 
 # --- kyc (issue 5) -------------------------------------------------------------------------
-# KYC_WITHDRAWAL_THRESHOLD (domain settings above) is read by kyc.gates.withdrawal_gate.
+# KYC_WITHDRAWAL_THRESHOLD (domain settings above) is read by kyc.gates.compliance_gate.
 KYC_DOCUMENT_MAX_BYTES = env_int("KYC_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)
 # Larger images are refused before decoding (decompression bombs).
 KYC_IMAGE_MAX_PIXELS = env_int("KYC_IMAGE_MAX_PIXELS", 40_000_000)
-WALLET_WITHDRAWAL_GATES = [*WALLET_WITHDRAWAL_GATES, "kyc.gates.withdrawal_gate"]
-BET_PLACEMENT_GATES = [*BET_PLACEMENT_GATES, "kyc.gates.bet_gate"]
-GAME_ROUND_GATES = [*GAME_ROUND_GATES, "kyc.gates.round_gate"]
+COMPLIANCE_GATES = [*COMPLIANCE_GATES, "kyc.gates.compliance_gate"]
 # --- end kyc
 
 # --- game sessions (issue 6) ---------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""The gates the wallet, sportsbook and game sessions run (common.gates.run_gates)."""
+"""The KYC/AML compliance gate the wallet, sportsbook and game sessions run (common.gates)."""
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
-from common.gates import run_gates
+from common.gates import Operation, gates_check
 from kyc.models import KYCApplication
 from kyc.services import aml_status_change, kyc_application_approve, kyc_application_submit
 from tests.factories import balances, make_player, make_staff
@@ -30,20 +31,27 @@ def _block(player, status="blocked"):
                       actor=make_staff(COMPLIANCE))
 
 
+def run_gates(operation, *, player, amount=1, currency="USD"):
+    with transaction.atomic():
+        return gates_check(operation=operation, player_id=player.pk, amount=amount,
+                           currency=currency)
+
+
+W, BET, ROUND = Operation.WITHDRAWAL_REQUEST, Operation.BET_PLACE, Operation.ROUND_STAKE
+
+
 def test_gates_are_registered(settings):
-    assert "kyc.gates.withdrawal_gate" in settings.WALLET_WITHDRAWAL_GATES
-    assert "kyc.gates.bet_gate" in settings.BET_PLACEMENT_GATES
-    assert "kyc.gates.round_gate" in settings.GAME_ROUND_GATES
+    assert "kyc.gates.compliance_gate" in settings.COMPLIANCE_GATES
 
 
 def test_default_threshold_zero_requires_kyc_for_any_withdrawal(settings):
     settings.KYC_WITHDRAWAL_THRESHOLD = "0"
     player = make_player()
     with pytest.raises(KYCRequired) as exc:
-        run_gates("WALLET_WITHDRAWAL_GATES", player=player, amount=1, currency="USD")
+        run_gates(W, player=player, amount=1, currency="USD")
     assert exc.value.code == "kyc_required" and exc.value.status_code == 422
     _verify(player)
-    run_gates("WALLET_WITHDRAWAL_GATES", player=player, amount=10**9, currency="USD")
+    run_gates(W, player=player, amount=10**9, currency="USD")
 
 
 @pytest.mark.parametrize("threshold,currency,amount,needs_kyc", [
@@ -59,9 +67,9 @@ def test_threshold_in_the_withdrawals_currency(settings, threshold, currency, am
     player = make_player()
     if needs_kyc:
         with pytest.raises(KYCRequired):
-            run_gates("WALLET_WITHDRAWAL_GATES", player=player, amount=amount, currency=currency)
+            run_gates(W, player=player, amount=amount, currency=currency)
     else:
-        run_gates("WALLET_WITHDRAWAL_GATES", player=player, amount=amount, currency=currency)
+        run_gates(W, player=player, amount=amount, currency=currency)
 
 
 def test_pending_application_is_not_enough(settings):
@@ -75,7 +83,7 @@ def test_pending_application_is_not_enough(settings):
                            now=timezone.now())
     assert KYCApplication.objects.filter(player=player).count() == 1
     with pytest.raises(KYCRequired):
-        run_gates("WALLET_WITHDRAWAL_GATES", player=player, amount=1, currency="USD")
+        run_gates(W, player=player, amount=1, currency="USD")
 
 
 def test_blocked_player_cannot_withdraw_bet_or_play_even_when_verified(settings):
@@ -84,9 +92,11 @@ def test_blocked_player_cannot_withdraw_bet_or_play_even_when_verified(settings)
     _verify(player)
     _block(player)
     for setting, ctx in [
-        ("WALLET_WITHDRAWAL_GATES", {"amount": 1, "currency": "USD"}),
-        ("BET_PLACEMENT_GATES", {}),
-        ("GAME_ROUND_GATES", {}),
+        (W, {"amount": 1, "currency": "USD"}),
+        (Operation.WITHDRAWAL_APPROVE, {"amount": 1, "currency": "USD"}),
+        (Operation.DEPOSIT_CREATE, {"amount": 1, "currency": "USD"}),
+        (BET, {}),
+        (ROUND, {}),
     ]:
         with pytest.raises(AccountRestricted) as exc:
             run_gates(setting, player=player, **ctx)
@@ -96,13 +106,13 @@ def test_blocked_player_cannot_withdraw_bet_or_play_even_when_verified(settings)
 def test_review_status_restricts_nothing_and_clear_lifts_the_block():
     player = make_player()
     _block(player, "review")
-    run_gates("BET_PLACEMENT_GATES", player=player)
+    run_gates(BET, player=player)
     _block(player, "blocked")
     with pytest.raises(AccountRestricted):
-        run_gates("GAME_ROUND_GATES", player=player)
+        run_gates(ROUND, player=player)
     _block(player, "clear")
-    run_gates("GAME_ROUND_GATES", player=player)
-    run_gates("BET_PLACEMENT_GATES", player=player)
+    run_gates(ROUND, player=player)
+    run_gates(BET, player=player)
 
 
 def _withdraw(client, amount="10.00", key="w-1"):
@@ -158,6 +168,6 @@ def test_demo_seed_verifies_bob_not_alice_and_is_idempotent(settings):
     assert KYCApplication.objects.filter(player=bob).count() == 1
     assert KYCApplication.objects.get(player=bob).status == "approved"
     assert not KYCApplication.objects.filter(player=alice).exists()
-    run_gates("WALLET_WITHDRAWAL_GATES", player=bob, amount=100, currency="USD")
+    run_gates(W, player=bob, amount=100, currency="USD")
     with pytest.raises(KYCRequired):
-        run_gates("WALLET_WITHDRAWAL_GATES", player=alice, amount=100, currency="USD")
+        run_gates(W, player=alice, amount=100, currency="USD")

@@ -179,13 +179,13 @@ def test_bet_refusals_write_nothing(player, settings):
         bet(session, player, 10_001)
     assert snapshot(player) == before
 
-    settings.GAME_ROUND_GATES = ["tests.sessions.test_services.refuse_gate"]
+    settings.COMPLIANCE_GATES = ["tests.sessions.test_services.refuse_gate"]
     with pytest.raises(Forbidden):
         bet(session, player, 100)
     assert snapshot(player) == before
 
 
-def refuse_gate(*, player):
+def refuse_gate(ctx):
     raise Forbidden("restricted", code="account_restricted")
 
 

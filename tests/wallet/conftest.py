@@ -41,4 +41,4 @@ def run_parallel(n, fn):
 
 @pytest.fixture
 def no_withdrawal_gates(settings):
-    settings.WALLET_WITHDRAWAL_GATES = []
+    settings.COMPLIANCE_GATES = []

@@ -193,7 +193,7 @@ class WalletMachine(RuleBasedStateMachine):
 
 
 def test_wallet_invariants_hold_under_random_operations(settings):
-    settings.WALLET_WITHDRAWAL_GATES = []
+    settings.COMPLIANCE_GATES = []
     settings.WITHDRAWAL_SECOND_APPROVAL_THRESHOLD = ""
     run_state_machine_as_test(
         WalletMachine,
