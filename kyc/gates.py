@@ -15,6 +15,7 @@ from wallet.errors import AccountRestricted, KYCRequired
 from .models import AMLStatus
 from .selectors import kyc_is_verified
 
+
 def kyc_withdrawal_threshold(currency: str) -> int:
     """KYC_WITHDRAWAL_THRESHOLD in minor units of `currency` (a decimal string; "0": always)."""
     return parse_amount(str(settings.KYC_WITHDRAWAL_THRESHOLD), currency,
