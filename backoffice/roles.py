@@ -33,6 +33,7 @@ PERMISSION_MAP: dict[str, dict[str, list]] = {
         "models": _PLAYER_READ + [
             ("betting", "bet", VIEW),
             ("game_sessions", "*", VIEW),
+            ("casino", "*", VIEW),
             ("backoffice", "manualadjustment", ("view", "add")),
         ],
         "actions": ["view_player", "force_close_session", "propose_adjustment"],
@@ -42,6 +43,7 @@ PERMISSION_MAP: dict[str, dict[str, list]] = {
             ("kyc", "*", ("view", "change")),
             ("betting", "bet", VIEW),
             ("game_sessions", "*", VIEW),
+            ("casino", "*", VIEW),
             ("reconciliation", "*", VIEW),
             ("wallet", "providercallback", VIEW),
             ("wallet", "outboxevent", VIEW),

@@ -11,6 +11,7 @@ api_v1 = [
     path("betting/", include("betting.api.urls")),
     path("kyc/", include("kyc.api.urls")),
     path("games/", include("sessions.api.urls")),
+    path("casino/", include("casino.api.urls")),
     path("backoffice/", include("config.backoffice_urls")),
 ]
 

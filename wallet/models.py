@@ -99,6 +99,10 @@ class TransactionKind(models.TextChoices):
     ROUND_SETTLE = "round_settle"
     ADJUSTMENT = "adjustment"
     REVERSAL = "reversal"
+    # Seamless-wallet casino (casino app): the provider's bets, wins and rollbacks.
+    CASINO_BET = "casino_bet"
+    CASINO_WIN = "casino_win"
+    CASINO_ROLLBACK = "casino_rollback"
 
 
 class Transaction(models.Model):

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "sessions.apps.GameSessionsConfig",
     "reconciliation",
     "backoffice",
+    "casino",
 ]
 
 MIDDLEWARE = [
@@ -279,6 +280,35 @@ BACKOFFICE_ADJUSTMENT_MAX = env_str("BACKOFFICE_ADJUSTMENT_MAX", "10000")
 # Issuer shown in authenticator apps for staff TOTP devices.
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Operator backoffice")
 # --- end backoffice
+
+# --- casino: seamless wallet for game providers (issue 17) ---------------------------------
+# Launch tokens: bets need an unexpired one; wins and rollbacks accept an expired one.
+CASINO_LAUNCH_TOKEN_TTL_S = env_int("CASINO_LAUNCH_TOKEN_TTL_S", 3600)
+# Per-provider configuration and policy (casino.policy; docs/seamless-wallet.md).
+CASINO_PROVIDERS = {
+    "sandbox": {
+        "adapter": "sandbox",
+        "secret": env_str("CASINO_SANDBOX_SECRET", ""),
+        "signature_tolerance_s": env_int("CASINO_SANDBOX_SIGNATURE_TOLERANCE_S", 300),
+        "unknown_rollback": env_str("CASINO_SANDBOX_UNKNOWN_ROLLBACK", "ok"),
+        "win_after_rollback": env_str("CASINO_SANDBOX_WIN_AFTER_ROLLBACK", "refuse"),
+        "round_close": env_str("CASINO_SANDBOX_ROUND_CLOSE", "flag"),
+        "game_url": env_str("CASINO_SANDBOX_GAME_URL",
+                            "/casino/sandbox/play/?token={token}&game={game}&currency={currency}"),
+    },
+    "hub88": {
+        "adapter": "hub88",
+        "public_key": env_str("CASINO_HUB88_PUBLIC_KEY", ""),
+        "public_key_file": env_str("CASINO_HUB88_PUBLIC_KEY_FILE", ""),
+        "unknown_rollback": env_str("CASINO_HUB88_UNKNOWN_ROLLBACK", "ok"),
+        "win_after_rollback": env_str("CASINO_HUB88_WIN_AFTER_ROLLBACK", "refuse"),
+        "round_close": env_str("CASINO_HUB88_ROUND_CLOSE", "flag"),
+        "game_url": env_str("CASINO_HUB88_GAME_URL",
+                            "https://hub88.example/games/{game}?token={token}&currency={currency}"),
+        "wire_decimals": 5,
+    },
+}
+# --- end casino
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
