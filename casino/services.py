@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from common.errors import DomainError
-from common.gates import run_gates
+from common.gates import Operation, gates_check
 from common.history import save_with_history
 from common.money import currency_get
 from wallet.ledger import Posting, ledger_post, outbox_emit, player_accounts, system_account
@@ -231,10 +231,12 @@ def _event(topic: str, *, provider: str, transaction_id: str, rnd: CasinoRound |
                          "occurred_at": now.isoformat(), **money})
 
 
-def _bet_gates(*, launch: GameLaunch, amount: int, now: datetime) -> None:
-    # Runs after the round lock, before the accounts: AML block and (when registered)
-    # responsible-gambling limits refuse bets. Wins and rollbacks never call this.
-    run_gates("BET_PLACEMENT_GATES", player=launch.player)
+def _bet_gates(*, launch: GameLaunch, amount: int, currency: str, now: datetime) -> None:
+    # Locks the player's compliance row after the transaction and round rows, before the
+    # accounts, and runs every registered gate (AML block, responsible-gambling limits) on
+    # it. Wins and rollbacks never call this: the round already happened.
+    gates_check(operation=Operation.CASINO_BET, player_id=launch.player_id, amount=amount,
+                currency=currency, now=now, player=launch.player)
 
 
 def _refused(fn: Callable[[], T], *, player_id: int, currency: str) -> T:
@@ -300,7 +302,7 @@ def casino_bet(*, cmd: BetCommand, now: datetime) -> WalletResult:
                               now=now, create=True)
             if rnd.status != RoundStatus.OPEN:
                 raise RoundClosed()
-            _bet_gates(launch=launch, amount=debit, now=now)
+            _bet_gates(launch=launch, amount=debit, currency=cmd.currency, now=now)
             balance = None
             txn = None
             if debit:

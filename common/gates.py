@@ -50,6 +50,7 @@ class Operation(StrEnum):
     WITHDRAWAL_APPROVE = "withdrawal_approve"  # each approval (first and second)
     BET_PLACE = "bet_place"
     ROUND_STAKE = "round_stake"  # a game round takes a stake
+    CASINO_BET = "casino_bet"  # a game provider debits a bet (seamless wallet, casino app)
 
 
 @dataclass(frozen=True)
