@@ -461,9 +461,11 @@ def casino_rollback(*, cmd: RollbackCommand, now: datetime) -> WalletResult:
                 raise PlayerMismatch("The referenced bet belongs to another player.")
             rnd = None
             txn = None
+            reversed_amount = 0
             if bet.round_id is not None:
                 rnd = CasinoRound.objects.select_for_update().get(pk=bet.round_id)
             if bet.status == TxStatus.APPLIED:
+                reversed_amount = bet.amount
                 if bet.ledger_transaction_id is not None:
                     accts = player_accounts(player_id=bet.player_id, currency=bet.currency)
                     txn = ledger_post(
@@ -490,7 +492,7 @@ def casino_rollback(*, cmd: RollbackCommand, now: datetime) -> WalletResult:
             if rnd is not None and cmd.round_closed:
                 _round_close(rnd, now=now, reason=f"closed by rollback {cmd.transaction_id}")
             balance = cash_balance(player_id=launch.player_id, currency=currency)
-            _finish(row_id, round_id=getattr(rnd, "pk", None),
+            _finish(row_id, round_id=getattr(rnd, "pk", None), amount=reversed_amount,
                     ledger_transaction_id=getattr(txn, "pk", None), balance_after=balance)
             return WalletResult(player_id=launch.player_id, currency=currency, balance=balance,
                                 transaction_id=cmd.transaction_id)

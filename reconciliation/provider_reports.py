@@ -1,5 +1,6 @@
 """Provider settlement reports: parse a CSV, then match it against our deposits and
-withdrawals by provider transaction id and amount, in one SQL statement.
+withdrawals (payment providers) or our casino provider transactions (game providers, see
+the casino section below) by provider transaction id and amount, in one SQL statement.
 
 CSV columns (header required, any order, extra columns ignored):
     provider_transaction_id, type (deposit|withdrawal), amount (decimal string, e.g. "12.50"),
@@ -18,7 +19,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
-from common.money import parse_amount
+from casino.adapters.hub88 import to_minor
+from casino.errors import InvalidPayload
+from common.money import currency_get, parse_amount
 
 from .checks import Finding
 from .errors import InvalidReport
@@ -163,4 +166,131 @@ def match_report(*, report) -> list[Finding]:
                                detail={**base, "reference": ref, "their_status": t_status,
                                        "our_status": o_status, "their_kind": t_kind,
                                        "our_kind": o_kind}))
+    return out
+
+
+# --- casino providers' daily transaction reports (seamless wallet) -----------------------------
+#
+# A game provider's (or aggregator's) daily list of the wallet transactions it sent us.
+# Imported with provider "casino:<name>" (e.g. casino:hub88). CSV columns (header required,
+# any order, extra columns ignored):
+#     transaction_uuid, type (bet|win|rollback), amount, currency, created_at (ISO 8601 with a
+#     timezone); optional reference_transaction_uuid, round, user.
+# `amount` is in the provider's wire units: an integer with the adapter's decimals for
+# integer contracts (hub88: 5, so 100000 = 1.00), a decimal string otherwise (sandbox). A
+# rollback's amount is the stake it returned.
+
+CASINO_PREFIX = "casino:"
+CASINO_REQUIRED_COLUMNS = ("transaction_uuid", "type", "amount", "currency", "created_at")
+CASINO_KINDS = ("bet", "win", "rollback")
+
+
+def casino_provider(provider: str) -> str | None:
+    """The casino provider named by a report's provider ("casino:hub88" -> "hub88")."""
+    return provider[len(CASINO_PREFIX):] if provider.startswith(CASINO_PREFIX) else None
+
+
+def parse_casino_report(raw: bytes, *, wire_decimals: int | None) -> list[ReportLine]:
+    """Parse a casino transaction report. Raises InvalidReport naming the first bad line."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidReport("The report is not UTF-8 text.")
+    reader = csv.DictReader(io.StringIO(text))
+    columns = {c.strip() for c in (reader.fieldnames or [])}
+    missing = [c for c in CASINO_REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise InvalidReport(f"Missing columns: {', '.join(missing)}.", extra={"missing": missing})
+    lines: list[ReportLine] = []
+    seen: set[str] = set()
+    for number, row in enumerate(reader, start=2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        try:
+            line = _parse_casino_line(row, wire_decimals)
+        except (ValueError, ValidationError, DRFValidationError, InvalidPayload) as exc:
+            raise InvalidReport(f"Line {number}: {_message(exc)}", extra={"line": number})
+        if line.provider_transaction_id in seen:
+            raise InvalidReport(f"Line {number}: transaction_uuid repeated.", extra={"line": number})
+        seen.add(line.provider_transaction_id)
+        lines.append(line)
+        if len(lines) > MAX_LINES:
+            raise InvalidReport(f"More than {MAX_LINES} lines.")
+    if not lines:
+        raise InvalidReport("The report has no lines.")
+    return lines
+
+
+def _parse_casino_line(row: dict, wire_decimals: int | None) -> ReportLine:
+    ptx = row["transaction_uuid"]
+    if not ptx or len(ptx) > 200:
+        raise ValueError("transaction_uuid is empty or too long.")
+    kind = row["type"].lower()
+    if kind not in CASINO_KINDS:
+        raise ValueError(f"type must be one of {', '.join(CASINO_KINDS)}.")
+    currency = row["currency"]
+    currency_get(currency)
+    if wire_decimals is None:
+        amount = parse_amount(row["amount"], currency, allow_zero=True)
+    else:
+        if not row["amount"].isdigit():
+            raise ValueError("amount must be a non-negative integer.")
+        amount = to_minor(int(row["amount"]), currency, wire_decimals)
+    occurred = datetime.fromisoformat(row["created_at"].replace("Z", "+00:00"))
+    if occurred.tzinfo is None:
+        raise ValueError("created_at needs a timezone.")
+    return ReportLine(ptx, kind, amount, currency, "ok", occurred)
+
+
+# Our side: the provider's transactions we answered with success (tombstones are markers,
+# not transactions; a refused call left no row).
+_CASINO_MATCH_SQL = """
+WITH theirs AS (
+    SELECT provider_transaction_id AS ptx, kind, amount, currency
+      FROM reconciliation_providerreportline WHERE report_id = %(report)s
+),
+ours AS (
+    SELECT transaction_id AS ptx, kind, amount, currency, 'casino_tx:' || id AS ref, player_id,
+           created_at
+      FROM casino_providertransaction
+     WHERE provider = %(provider)s AND status <> 'tombstone' AND outcome_code = 'ok'
+)
+SELECT t.ptx, t.kind, t.amount, t.currency, o.ptx, o.kind, o.amount, o.currency, o.ref,
+       o.player_id
+  FROM theirs t FULL JOIN ours o ON o.ptx = t.ptx
+ WHERE (t.ptx IS NULL AND o.created_at >= %(start)s AND o.created_at <= %(end)s)
+    OR o.ptx IS NULL
+    OR (t.ptx IS NOT NULL AND o.ptx IS NOT NULL
+        AND (t.amount <> o.amount OR t.currency <> o.currency OR t.kind <> o.kind))
+"""
+
+
+def match_casino_report(*, report) -> list[Finding]:
+    """Findings of one imported casino report: missing on our side, missing on theirs,
+    amount, currency or type mismatch."""
+    p = report.provider
+    with connection.cursor() as cur:
+        cur.execute(_CASINO_MATCH_SQL, {"report": report.pk, "provider": casino_provider(p),
+                                        "start": report.period_start, "end": report.period_end})
+        rows = cur.fetchall()
+    out: list[Finding] = []
+    for t_ptx, t_kind, t_amount, t_ccy, o_ptx, o_kind, o_amount, o_ccy, ref, player in rows:
+        base = {"report_id": report.pk, "provider": p}
+        if o_ptx is None:
+            out.append(Finding(K.PROVIDER_MISSING_OURS, f"provider:{p}:{t_ptx}:missing_ours",
+                               f"{p} {t_kind} {t_ptx}", t_ccy, None, expected=t_amount,
+                               detail=base))
+        elif t_ptx is None:
+            out.append(Finding(K.PROVIDER_MISSING_THEIRS, f"provider:{p}:{o_ptx}:missing_theirs",
+                               f"{p} {o_kind} {o_ptx} ({ref})", o_ccy, player, actual=o_amount,
+                               detail={**base, "reference": ref}))
+        elif t_kind != o_kind:
+            out.append(Finding(K.PROVIDER_STATUS_MISMATCH, f"provider:{p}:{t_ptx}:status",
+                               f"{p} {t_kind} {t_ptx} ({ref})", o_ccy, player,
+                               detail={**base, "reference": ref, "their_kind": t_kind,
+                                       "our_kind": o_kind}))
+        else:
+            out.append(Finding(K.PROVIDER_AMOUNT_MISMATCH, f"provider:{p}:{t_ptx}:amount",
+                               f"{p} {t_kind} {t_ptx} ({ref})", o_ccy, player, expected=t_amount,
+                               actual=o_amount, detail={**base, "reference": ref,
+                                                        "their_currency": t_ccy}))
     return out

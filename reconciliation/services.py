@@ -17,6 +17,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django_fsm import can_proceed
 
+from casino.policy import provider_names as casino_provider_names
+from casino.policy import provider_policy
 from common.history import save_with_history
 from common.money import CURRENCIES
 
@@ -29,7 +31,13 @@ from .errors import (
     ResolutionReasonRequired,
 )
 from .models import Alert, Discrepancy, DiscrepancyStatus, ProviderReport, ProviderReportLine
-from .provider_reports import match_report, parse_report
+from .provider_reports import (
+    casino_provider,
+    match_casino_report,
+    match_report,
+    parse_casino_report,
+    parse_report,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -151,9 +159,16 @@ def provider_report_import(*, provider: str, raw: bytes, filename: str = "", upl
     """
     from wallet.models import PaymentProvider
 
-    if provider not in PaymentProvider.values:
+    casino = casino_provider(provider)
+    if casino is not None:
+        # A game provider's daily transaction report (reconciliation.provider_reports).
+        if casino not in casino_provider_names():
+            raise InvalidReport(f"Unknown provider {provider!r}.", code="unknown_provider")
+        lines = parse_casino_report(raw, wire_decimals=provider_policy(casino).wire_decimals)
+    elif provider not in PaymentProvider.values:
         raise InvalidReport(f"Unknown provider {provider!r}.", code="unknown_provider")
-    lines = parse_report(raw)
+    else:
+        lines = parse_report(raw)
     unknown = sorted({ln.currency for ln in lines} - set(CURRENCIES))
     if unknown:
         raise InvalidReport(f"Unknown currencies: {', '.join(unknown)}.")
@@ -173,7 +188,8 @@ def provider_report_import(*, provider: str, raw: bytes, filename: str = "", upl
                                 kind=ln.kind, amount=ln.amount, currency=ln.currency,
                                 status=ln.status, occurred_at=ln.occurred_at) for ln in lines],
             batch_size=5000)
-    findings = match_report(report=report)
+    findings = (match_casino_report(report=report) if casino is not None
+                else match_report(report=report))
     recorded = discrepancies_record(findings=findings, now=now)
     ProviderReport.objects.filter(pk=report.pk).update(findings=len(findings))
     report.findings = len(findings)
