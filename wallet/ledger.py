@@ -66,10 +66,21 @@ def player_accounts(*, player_id: int, currency: str) -> PlayerAccounts:
     )
 
 
+# Process-wide caches of account ids. Account rows are never deleted and their ids never
+# change, so a cached id of a *committed* row cannot go stale; balances are always read under
+# the lock. A row read inside an open transaction may be one this transaction inserted, so
+# it is cached only once that transaction commits (_remember): a rollback must never leave
+# the id of a row that does not exist (every later posting would fail on the foreign key).
 _system_cache: dict[tuple[str, str], Account] = {}
-# (player_id, currency) -> {kind: account id}. Account rows are never deleted and their ids
-# never change, so this cache cannot go stale; balances are always read under the lock.
+# (player_id, currency) -> {kind: account id}.
 _player_ids_cache: dict[tuple[int, str], dict[str, int]] = {}
+
+
+def _remember(cache: dict, key, value) -> None:
+    if connection.in_atomic_block:
+        transaction.on_commit(lambda: cache.setdefault(key, value))
+    else:
+        cache.setdefault(key, value)
 
 
 def _posting_accounts(player_id: int, currency: str) -> PlayerAccounts:
@@ -77,16 +88,12 @@ def _posting_accounts(player_id: int, currency: str) -> PlayerAccounts:
     key = (player_id, currency)
     ids = _player_ids_cache.get(key)
     if ids is None:
-        existing = dict(Account.objects.filter(owner_id=player_id, currency=currency)
-                        .values_list("kind", "id"))
-        if len(existing) == 3:
-            ids = _player_ids_cache[key] = existing
-        else:
-            # Created inside this transaction: cache only once it commits, or a rollback
-            # would leave ids of rows that never existed.
+        ids = dict(Account.objects.filter(owner_id=player_id, currency=currency)
+                   .values_list("kind", "id"))
+        if len(ids) != 3:
             accts = player_accounts(player_id=player_id, currency=currency)
             ids = {a.kind: a.pk for a in (accts.cash, accts.bonus, accts.reserved)}
-            transaction.on_commit(lambda: _player_ids_cache.setdefault(key, ids))
+        _remember(_player_ids_cache, key, ids)
 
     def handle(kind: str) -> Account:
         return Account(pk=ids[kind], owner_id=player_id, kind=kind, currency=currency)
@@ -105,7 +112,7 @@ def system_account(kind: str, currency: str) -> Account:
         [Account(owner=None, kind=kind, currency=currency)], ignore_conflicts=True
     )
     account = Account.objects.get(owner__isnull=True, kind=kind, currency=currency)
-    _system_cache[(kind, currency)] = account
+    _remember(_system_cache, (kind, currency), account)
     return account
 
 
