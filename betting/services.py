@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django_fsm import can_proceed
 
 from common.gates import Operation, gates_check
 from common.money import format_amount
+from common.tasks import enqueue_on_commit
 from wallet.errors import InsufficientFunds
 from wallet.ledger import hold_funds, ledger_reverse, outbox_emit, release_hold, settle_hold
 from wallet.models import TransactionKind
@@ -304,15 +306,13 @@ def market_settle(*, market_id: int, winning_selection_ids: Sequence[int] = (), 
                 market=market, version=market.settlement_version, void=void,
                 winning_selection_ids=winners, created_by=actor, reason=reason,
             )
-        market_pk = market.pk
-        transaction.on_commit(lambda: _enqueue_settlement(market_pk))
+        # A broker outage must not fail the committed result: the re-drive beat job
+        # (market_settlement_redrive) settles what a lost task left open.
+        enqueue_on_commit(SETTLEMENT_TASK, market.pk)
     return SettleRequestOutcome(market=market, changed=not same)
 
 
-def _enqueue_settlement(market_id: int) -> None:
-    from .tasks import market_settlement_run
-
-    market_settlement_run.delay(market_id)
+SETTLEMENT_TASK = "betting.market_settlement_run"
 
 
 # --- settlement -----------------------------------------------------------------------------
@@ -453,6 +453,31 @@ def market_unsettled_bet_ids(*, market_id: int) -> list:
         BetLeg.objects.filter(market_id=market_id, settled_version__lt=market.settlement_version)
         .order_by("bet_id").values_list("bet_id", flat=True).distinct()
     )
+
+
+def market_settlement_redrive(*, now, idle_s: int, limit: int = 100) -> list[int]:
+    """Ids of resulted markets whose bets are not all at the current result and that made no
+    progress for `idle_s` (no new result, no bet settled): their settlement task was lost
+    (broker outage, worker killed with its messages) or died. The caller queues them again."""
+    idle_before = now - timedelta(seconds=idle_s)
+    with connection.cursor() as cur:
+        cur.execute(_REDRIVE_SQL, {"resulted": list(RESULTED_MARKET_STATUSES),
+                                   "idle_before": idle_before, "limit": limit})
+        return [row[0] for row in cur.fetchall()]
+
+
+_REDRIVE_SQL = """
+SELECT m.id FROM betting_market m
+ WHERE m.status = ANY(%(resulted)s)
+   AND EXISTS (SELECT 1 FROM betting_betleg l
+                WHERE l.market_id = m.id AND l.settled_version < m.settlement_version)
+   AND NOT EXISTS (SELECT 1 FROM betting_marketsettlement s
+                    WHERE s.market_id = m.id AND s.created_at >= %(idle_before)s)
+   AND NOT EXISTS (SELECT 1 FROM betting_betleg l JOIN betting_bet b ON b.id = l.bet_id
+                    WHERE l.market_id = m.id AND b.settled_at >= %(idle_before)s)
+ ORDER BY m.id
+ LIMIT %(limit)s
+"""
 
 
 def market_settlement_process(*, market_id: int, now, bet_ids: Sequence | None = None

@@ -6,7 +6,11 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from .services import market_settlement_process, market_unsettled_bet_ids
+from .services import (
+    market_settlement_process,
+    market_settlement_redrive,
+    market_unsettled_bet_ids,
+)
 
 _LIMITS = {
     "acks_late": True,
@@ -38,3 +42,14 @@ def market_settlement_chunk_run(market_id: int, bet_ids: list[str]) -> dict:
     """Settle some bets of a resulted market (one transaction per bet; safe to repeat)."""
     return asdict(market_settlement_process(market_id=market_id, now=timezone.now(),
                                             bet_ids=bet_ids))
+
+
+@shared_task(name="betting.market_settlement_redrive", acks_late=True, soft_time_limit=50,
+             time_limit=60)
+def market_settlement_redrive_task() -> list[int]:
+    """Queue the settlement of resulted markets left with open bets (a lost or killed task)."""
+    market_ids = market_settlement_redrive(now=timezone.now(),
+                                           idle_s=settings.BETTING_SETTLEMENT_REDRIVE_AFTER_S)
+    for market_id in market_ids:
+        market_settlement_run.delay(market_id)
+    return market_ids

@@ -1,26 +1,35 @@
-"""Scheduling Celery work from services without letting a broker outage fail a commit."""
+"""Scheduling Celery work from services without letting a broker outage fail a commit.
+
+Every task that moves or settles money is queued through `enqueue_on_commit`, and every such
+task has a periodic re-drive (a beat job that finds the work its lost task should have done:
+resulted markets with open bets, approved withdrawals not sent, ...). So a broker outage, or
+a worker killed with its messages, delays the work; it never loses it. docs/faults.md.
+"""
 
 from __future__ import annotations
 
 import logging
 
+from celery import current_app
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
 
 def enqueue_on_commit(task, *args, **kwargs) -> None:
-    """Queue `task` after the current transaction commits.
+    """Queue `task` (a task, or its registered name) after the current transaction commits.
 
     A broker outage must not turn a committed money operation into an error: the failure is
-    logged and the periodic sweeper for that work picks it up later.
+    logged and the periodic re-drive for that work picks it up later. A name lets services
+    queue their app's tasks without importing `tasks` (tasks import services, not the reverse).
     """
 
     def _send() -> None:
+        target = current_app.tasks[task] if isinstance(task, str) else task
         try:
-            task.apply_async(args=args, kwargs=kwargs)
-        except Exception:  # noqa: BLE001 - broker down; the sweeper is the fallback
-            logger.warning("could not enqueue task after commit", extra={"task": task.name},
+            target.apply_async(args=args, kwargs=kwargs)
+        except Exception:  # noqa: BLE001 - broker down; the re-drive is the fallback
+            logger.warning("could not enqueue task after commit", extra={"task": target.name},
                            exc_info=True)
 
     transaction.on_commit(_send)

@@ -95,7 +95,9 @@ def lag_monitor_task() -> int:
     return len(breaches)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=1800, soft_time_limit=1700)
+@shared_task(acks_late=True, reject_on_worker_lost=True,
+             time_limit=settings.RECONCILE_TIME_LIMIT_S,
+             soft_time_limit=settings.RECONCILE_TIME_LIMIT_S - 100)
 def reconcile_task() -> int:
     from .services import reconcile_run
 

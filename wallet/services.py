@@ -200,9 +200,8 @@ def withdrawal_approve(*, withdrawal_id, actor, reason: str = "", now: datetime)
         outbox_emit(topic="withdrawal.approved", aggregate_type="withdrawal",
                     aggregate_id=withdrawal.pk,
                     payload=_event_payload(withdrawal, now, withdrawal_id=str(withdrawal.pk)))
-        from .tasks import withdrawal_send_task
-
-        enqueue_on_commit(withdrawal_send_task, str(withdrawal.pk))
+        # Lost on a broker outage? withdrawal_send_pending (beat) sends it later.
+        enqueue_on_commit("wallet.tasks.withdrawal_send_task", str(withdrawal.pk))
     return withdrawal
 
 

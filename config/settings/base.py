@@ -154,8 +154,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT_S", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT_S", 240)
-# Longer than any countdown/ETA we schedule, so Redis never redelivers a waiting task.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# visibility_timeout: set below (exactly-once block) from the longest task time limit.
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep our JSON log lines in workers too
@@ -189,7 +189,7 @@ READINESS_DEGRADATION_CHECKS: list[str] = []
 WITHDRAWAL_SECOND_APPROVAL_THRESHOLD = env_str("WITHDRAWAL_SECOND_APPROVAL_THRESHOLD", "1000")
 CELERY_BEAT_SCHEDULE["withdrawal-send-pending"] = {
     "task": "wallet.tasks.withdrawal_send_pending_task",
-    "schedule": 60.0,
+    "schedule": float(env_int("WITHDRAWAL_SEND_REDRIVE_INTERVAL_S", 60)),
 }
 CELERY_BEAT_SCHEDULE["idempotency-expire"] = {
     "task": "wallet.tasks.idempotency_expire_task",
@@ -201,9 +201,17 @@ CELERY_BEAT_SCHEDULE["idempotency-expire"] = {
 # Most legs in one accumulator (each on a different event).
 BETTING_MAX_ACCUMULATOR_LEGS = env_int("BETTING_MAX_ACCUMULATOR_LEGS", 10)
 # Hard time limit of one market settlement task; a killed run is safely run again.
-BETTING_SETTLEMENT_TIME_LIMIT_S = env_int("BETTING_SETTLEMENT_TIME_LIMIT_S", 1800)
+BETTING_SETTLEMENT_TIME_LIMIT_S = env_int("BETTING_SETTLEMENT_TIME_LIMIT_S", 600)
 # Markets with more unsettled bets than this are settled by parallel chunk tasks.
 BETTING_SETTLEMENT_CHUNK = env_int("BETTING_SETTLEMENT_CHUNK", 500)
+# Re-drive: a resulted market with bets not at its result and no progress (no result, no
+# bet settled) for this long has lost its task; beat queues it again every interval.
+BETTING_SETTLEMENT_REDRIVE_AFTER_S = env_int("BETTING_SETTLEMENT_REDRIVE_AFTER_S", 60)
+CELERY_BEAT_SCHEDULE["betting-settlement-redrive"] = {
+    "task": "betting.market_settlement_redrive",
+    "schedule": float(env_int("BETTING_SETTLEMENT_REDRIVE_INTERVAL_S", 30)),
+    "options": {"expires": 60},
+}
 # --- end betting
 
 # --- kyc (issue 5) -------------------------------------------------------------------------
@@ -263,6 +271,8 @@ CELERY_BEAT_SCHEDULE["lag-monitor"] = {
     "schedule": float(env_int("LAG_MONITOR_INTERVAL_S", 15)),
     "options": {"expires": 30},
 }
+# Hard time limit of the reconciliation task (a full scan of the ledger).
+RECONCILE_TIME_LIMIT_S = env_int("RECONCILE_TIME_LIMIT_S", 1800)
 CELERY_BEAT_SCHEDULE["reconcile"] = {
     "task": "reconciliation.tasks.reconcile_task",
     "schedule": float(env_int("RECONCILE_INTERVAL_S", 900)),
@@ -309,6 +319,16 @@ CASINO_PROVIDERS = {
     },
 }
 # --- end casino
+
+# --- exactly once under faults (issue 11, docs/faults.md) ---------------------------------
+# Redis hands an unacknowledged task to another worker after the visibility timeout: longer
+# than any task may run (its hard time limit) and than any countdown (<= 60 s), so a running
+# task is never delivered twice; a task of a worker killed outright comes back within it.
+# The beat re-drives (settlement, withdrawal sends) recover lost work sooner.
+CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env_int(
+    "CELERY_VISIBILITY_TIMEOUT_S",
+    max(CELERY_TASK_TIME_LIMIT, BETTING_SETTLEMENT_TIME_LIMIT_S, RECONCILE_TIME_LIMIT_S) + 60)
+# --- end exactly once
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
@@ -110,12 +110,17 @@ def test_worker_child_killed_mid_settlement_redelivers_and_settles_each_bet_once
         from betting.tasks import market_settlement_run
         from config.celery import app
 
-        def enqueue_to_private_broker(market_id: int) -> None:
-            # What services._enqueue_settlement does, addressed to this test's broker.
-            with app.connection_for_write(redis.url) as conn:
-                market_settlement_run.apply_async((market_id,), connection=conn)
+        def enqueue_to_private_broker(task, market_id: int) -> None:
+            # What services.market_settle queues on commit, addressed to this test's broker.
+            assert task == services.SETTLEMENT_TASK
 
-        monkeypatch.setattr(services, "_enqueue_settlement", enqueue_to_private_broker)
+            def send():
+                with app.connection_for_write(redis.url) as conn:
+                    market_settlement_run.apply_async((market_id,), connection=conn)
+
+            transaction.on_commit(send)
+
+        monkeypatch.setattr(services, "enqueue_on_commit", enqueue_to_private_broker)
 
         # Hold one bet row in the middle (settlement goes in bet id order) so the worker
         # stops inside the run with exactly LOCKED_AT bets settled.
