@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.apps import apps
 from django.contrib import admin
-from django.db.models import Count, F, FloatField, Func, Max, Q, Sum
-from django.db.models.functions import TruncDay, TruncHour
+from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 
-from common.money import CURRENCIES, format_amount
+from common.money import format_amount
 from users.models import User
 from wallet.models import (
-    OPEN_WITHDRAWAL_STATUSES,
     Deposit,
-    DepositStatus,
     Entry,
-    OutboxEvent,
     ProviderCallback,
     Withdrawal,
 )
 from wallet.selectors import wallet_list
 
 from .audit import historical_sources
-from .models import AdjustmentStatus, ManualAdjustment
+from .models import ManualAdjustment
 
 # Apps whose player-linked rows appear on the player page (models with a `player` FK).
 PLAYER_SECTION_APPS = ["kyc", "betting", "game_sessions", "reconciliation"]
@@ -211,105 +207,3 @@ def player_overview(*, player: User) -> dict:
         "sections": player_sections(player),
         "history": player_history(player),
     }
-
-
-# --- dashboard ---------------------------------------------------------------------------
-
-def _series(qs, trunc, field, since, *, value) -> list[tuple[datetime, float]]:
-    rows = (
-        qs.filter(**{f"{field}__gte": since})
-        .annotate(bucket=trunc(field)).values("bucket").annotate(v=value).order_by("bucket")
-    )
-    return [(r["bucket"], float(r["v"] or 0)) for r in rows]
-
-
-def dashboard_data(*, now: datetime) -> dict:
-    """KPIs and time series for the operations dashboard."""
-    day_ago = now - timedelta(hours=24)
-    two_weeks = now - timedelta(days=14)
-    unsent = OutboxEvent.objects.filter(sent_at__isnull=True)
-    oldest_unsent = unsent.order_by("id").values_list("created_at", flat=True).first()
-    kpis = [
-        ("Players", User.objects.filter(is_staff=False).count()),
-        ("Open withdrawals", Withdrawal.objects.filter(status__in=OPEN_WITHDRAWAL_STATUSES).count()),
-        ("Adjustments awaiting approval",
-         ManualAdjustment.objects.filter(status=AdjustmentStatus.PROPOSED).count()),
-        ("Outbox unsent", unsent.count()),
-        ("Outbox lag (s)", int((now - oldest_unsent).total_seconds()) if oldest_unsent else 0),
-        ("Callbacks needing review", ProviderCallback.objects.filter(needs_review=True).count()),
-    ]
-    charts = []
-    lag_s = Func(F("sent_at") - F("created_at"), template="EXTRACT(EPOCH FROM %(expressions)s)",
-                 output_field=FloatField())
-    lag = _series(OutboxEvent.objects.filter(sent_at__isnull=False), TruncHour, "created_at",
-                  day_ago, value=Max(lag_s))
-    charts.append({"title": "Outbox relay lag, max per hour (s, 24 h)", "points": lag})
-
-    discrepancy_model = _optional_model("reconciliation", "Discrepancy")
-    if discrepancy_model is not None:
-        date_field = next((f for f in ("created_at", "detected_at")
-                           if any(x.name == f for x in discrepancy_model._meta.fields)), None)
-        if date_field:
-            charts.append({"title": "Discrepancies found per day (14 days)",
-                           "points": _series(discrepancy_model.objects.all(), TruncDay, date_field,
-                                             two_weeks, value=Count("pk"))})
-            kpis.append(("Discrepancies (14 days)", sum(
-                int(v) for _, v in charts[-1]["points"])))
-    charts += _money_flow_charts(now=now, since=two_weeks)
-    return {"kpis": kpis + _read_model_kpis(), "charts": charts}
-
-
-def _money_flow_charts(*, now: datetime, since: datetime) -> list[dict]:
-    """Deposits vs withdrawals per day from the reconciliation read model (OperatorDailyKpi),
-    falling back to the wallet tables when that app is not installed."""
-    try:
-        from reconciliation.selectors import operator_kpi_list
-    except ImportError:
-        operator_kpi_list = None
-    per_currency: dict[str, dict[str, list]] = {}
-    if operator_kpi_list is not None:
-        result = operator_kpi_list(now=now, date_from=since.date())
-        for row in sorted(result.rows, key=lambda r: r.day):
-            at = datetime.combine(row.day, datetime.min.time(), tzinfo=now.tzinfo)
-            scale = 10 ** CURRENCIES[row.currency].exponent if row.currency in CURRENCIES else 1
-            series = per_currency.setdefault(row.currency, {"in": [], "out": [], "ggr": []})
-            series["in"].append((at, row.deposits / scale))
-            series["out"].append((at, row.withdrawals / scale))
-            series["ggr"].append((at, row.ggr / scale))
-        lag_note = f" - read model {result.lag.total_seconds:.0f}s behind" if result.lag.lagging else ""
-    else:
-        lag_note = ""
-        for currency in ("USD", "EUR"):
-            dep = _series(Deposit.objects.filter(status=DepositStatus.SUCCEEDED, currency=currency),
-                          TruncDay, "created_at", since, value=Sum("amount"))
-            wd = _series(Withdrawal.objects.filter(status="paid", currency=currency), TruncDay,
-                         "created_at", since, value=Sum("amount"))
-            per_currency[currency] = {"in": [(b, v / 100) for b, v in dep],
-                                      "out": [(b, v / 100) for b, v in wd], "ggr": []}
-    return [
-        {"title": f"Money flow per day, {c}: deposits vs withdrawals (14 days){lag_note}",
-         "points": s["in"], "points2": s["out"]}
-        for c, s in sorted(per_currency.items())
-    ]
-
-
-def _optional_model(app_label: str, name: str):
-    try:
-        return apps.get_model(app_label, name)
-    except LookupError:
-        return None
-
-
-def _read_model_kpis() -> list[tuple[str, object]]:
-    """KPIs the reconciliation read models publish, when that app provides a selector."""
-    try:
-        from reconciliation import selectors as recon  # noqa: PLC0415
-    except ImportError:
-        return []
-    fn = getattr(recon, "dashboard_kpis", None)
-    if fn is None:
-        return []
-    try:
-        return list(fn())
-    except Exception:  # the dashboard must render even if a read model is unavailable
-        return [("Read models", "unavailable")]

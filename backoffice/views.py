@@ -18,12 +18,14 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from common.errors import DomainError
+from reconciliation.liveness import celery_liveness_monitor
 from users.models import User
 
 from .audit import AuditFilters, export_stream
 from .charts import line_chart
+from .dashboard import dashboard_data
 from .forms import AuditExportForm
-from .selectors import dashboard_data, player_overview, player_search
+from .selectors import player_overview, player_search
 from .services import audit_export_start
 
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
@@ -57,16 +59,20 @@ def player_detail_view(request, player_id: int):
 
 def dashboard_view(request):
     _require(request, "view_dashboard")
-    data = dashboard_data(now=timezone.now())
+    now = timezone.now()
+    # The web tier judges Celery itself (a frozen worker cannot report itself, and beat may
+    # be embedded in that worker): raise or clear the Celery alerts before showing them.
+    celery_liveness_monitor(now=now)
+    data = dashboard_data(now=now)
     charts = [
         {"title": c["title"],
-         "svg": line_chart(c["points"], c.get("points2"),
-                           labels=("deposits", "withdrawals") if "points2" in c else ("", ""))}
-        for c in data["charts"]
+         "svg": line_chart(c["series"], start=c["start"], end=c["end"], bucket=c["bucket"],
+                           unit=c["unit"])}
+        for c in data.pop("charts")
     ]
     return TemplateResponse(request, "admin/backoffice/dashboard.html",
-                            _context(request, title="Operations dashboard", kpis=data["kpis"],
-                                     charts=charts))
+                            _context(request, title="Operations dashboard", charts=charts,
+                                     now=now, **data))
 
 
 async def _aiter(blocks: Iterator[bytes], batch: int = 16) -> AsyncIterator[bytes]:

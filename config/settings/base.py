@@ -182,6 +182,8 @@ COMPLIANCE_GATES: list[str] = []
 COMPLIANCE_ROW_LOCK = "kyc.lock_objects.compliance_row_lock"
 # Health checks that only degrade /readyz (lag monitors): dotted paths, see common.health.
 READINESS_DEGRADATION_CHECKS: list[str] = []
+# Named /readyz checks that only degrade it: {name: dotted path returning a problem or None}.
+READINESS_CHECKS: dict[str, str] = {}
 
 # --- wallet (issue 3) ----------------------------------------------------------------------
 # Withdrawals of at least this amount (decimal string in the withdrawal's currency) need two
@@ -273,6 +275,19 @@ CELERY_BEAT_SCHEDULE["lag-monitor"] = {
 }
 # Hard time limit of the reconciliation task (a full scan of the ledger).
 RECONCILE_TIME_LIMIT_S = env_int("RECONCILE_TIME_LIMIT_S", 1800)
+# Celery liveness seen from outside the workers (reconciliation/liveness.py): worker and
+# beat heartbeats in Redis, a probe task, checked by beat and by the web tier.
+CELERY_HEARTBEAT_INTERVAL_S = env_int("CELERY_HEARTBEAT_INTERVAL_S", 5)
+CELERY_WORKER_STALL_S = env_int("CELERY_WORKER_STALL_S", 30)
+CELERY_WORKER_FORGET_S = env_int("CELERY_WORKER_FORGET_S", 900)
+CELERY_LIVENESS_CHECK_INTERVAL_S = env_int("CELERY_LIVENESS_CHECK_INTERVAL_S", 10)
+CELERY_PROBE_INTERVAL_S = env_int("CELERY_PROBE_INTERVAL_S", 10)
+READINESS_CHECKS["celery"] = "reconciliation.liveness.readiness_problem"
+CELERY_BEAT_SCHEDULE["celery-probe"] = {
+    "task": "reconciliation.worker_probe",
+    "schedule": float(CELERY_PROBE_INTERVAL_S),
+    "options": {"expires": float(CELERY_PROBE_INTERVAL_S)},
+}
 CELERY_BEAT_SCHEDULE["reconcile"] = {
     "task": "reconciliation.tasks.reconcile_task",
     "schedule": float(env_int("RECONCILE_INTERVAL_S", 900)),

@@ -14,5 +14,7 @@ REST_FRAMEWORK = {
 }
 AXES_ENABLED = False
 CELERY_TASK_ALWAYS_EAGER = False
-# Servers the tests start serve static files from the apps, without a collectstatic run.
+# Servers the tests start serve static files from the apps, without a collectstatic run
+# (and without a STATIC_ROOT unless one is given).
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = env_str("STATIC_ROOT", "") or None

@@ -99,6 +99,29 @@ def stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(5)
+    # The leader's children (a script's worker, beat, server) may still be shutting down and
+    # holding database connections: wait for the whole group, then kill what is left.
+    deadline = time.monotonic() + 15
+    while _group_alive(proc.pid):
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.1)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Does any process of the group still run (zombies do not count)?"""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def start_asgi(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
