@@ -20,7 +20,16 @@ from playwright.sync_api import expect, sync_playwright
 from backoffice.roles import roles_sync
 from reconciliation.models import Alert
 from tests.e2e.browser import AssetWatch, launch, screenshot_dir
-from tests.e2e.procs import ROOT, PrivateRedis, _get_ok, free_port, service_env, spawn, stop, wait_for
+from tests.e2e.procs import (
+    ROOT,
+    PrivateRedis,
+    _get_ok,
+    free_port,
+    service_env,
+    spawn,
+    stop,
+    wait_for,
+)
 from tests.factories import make_staff
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
