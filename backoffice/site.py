@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.signals import user_login_failed
 from django_otp import devices_for_user
+from unfold.sites import UnfoldAdminSite
+from unfold.widgets import BASE_INPUT_CLASSES
 
 
 class StaffLoginForm(AdminAuthenticationForm):
@@ -19,7 +20,8 @@ class StaffLoginForm(AdminAuthenticationForm):
 
     otp_token = forms.CharField(
         label="Authenticator code", required=False, max_length=8,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
+                                      "class": " ".join(BASE_INPUT_CLASSES)}),
     )
 
     error_messages = {
@@ -30,6 +32,11 @@ class StaffLoginForm(AdminAuthenticationForm):
         "otp_no_device": "Two-factor authentication is not set up for this account; "
                          "ask an administrator to enrol a TOTP device.",
     }
+
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        for name in ("username", "password"):
+            self.fields[name].widget.attrs["class"] = " ".join(BASE_INPUT_CLASSES)
 
     def clean(self):
         cleaned = super().clean()
@@ -63,7 +70,7 @@ class StaffLoginForm(AdminAuthenticationForm):
         raise forms.ValidationError(self.error_messages[code], code=code)
 
 
-class BackofficeAdminSite(admin.AdminSite):
+class BackofficeAdminSite(UnfoldAdminSite):
     site_header = "Operator backoffice"
     site_title = "Operator backoffice"
     index_title = "Backoffice"

@@ -85,7 +85,7 @@ def _with_reason(modeladmin, request, queryset, *, label: str, run):
         **modeladmin.admin_site.each_context(request),
         "title": f"{label}: {len(selected)} {name}",
         "opts": opts,
-        "object": f"{len(selected)} {name}",
+        "subject": f"{len(selected)} {name}",
         "button": SimpleNamespace(label=label),
         "form": form,
         "change_url": changelist,

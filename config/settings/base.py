@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dj_database_url
+from django.templatetags.static import static as _static
 
 from .env import env_bool, env_int, env_list, env_str
 
@@ -14,6 +15,11 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
     "daphne",
+    # django-unfold: the admin theme (templates, widgets, filters); must precede the admin.
+    # BasicAppConfig: unfold's default config would replace our admin site with its own.
+    "unfold.apps.BasicAppConfig",
+    "unfold.contrib.filters",
+    "unfold.contrib.simple_history",
     # The admin with staff TOTP login and role-aware pages (backoffice.site).
     "backoffice.apps.BackofficeAdminConfig",
     "django.contrib.auth",
@@ -122,6 +128,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Dates to the second with the time zone everywhere (config/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 
 STATIC_URL = "static/"
 # `manage.py collectstatic` fills it (scripts/web.sh does, before the server starts);
@@ -304,6 +312,22 @@ BACKOFFICE_REQUIRE_OTP = env_bool("BACKOFFICE_REQUIRE_OTP", True)
 BACKOFFICE_ADJUSTMENT_MAX = env_str("BACKOFFICE_ADJUSTMENT_MAX", "10000")
 # Issuer shown in authenticator apps for staff TOTP devices.
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Operator backoffice")
+# The admin theme (django-unfold). The sidebar is built per request from the staff member's
+# permissions (backoffice.navigation): a role sees only the pages it can use.
+UNFOLD = {
+    "SITE_TITLE": "Operator backoffice",
+    "SITE_HEADER": "Operator backoffice",
+    "SITE_SYMBOL": "casino",
+    "SHOW_VIEW_ON_SITE": False,
+    "ENVIRONMENT": "backoffice.navigation.environment",
+    "STYLES": [lambda request: _static("backoffice/backoffice.css")],
+    "SCRIPTS": [lambda request: _static("backoffice/backoffice.js")],
+    "SIDEBAR": {
+        "show_search": False,
+        "show_all_applications": False,
+        "navigation": "backoffice.navigation.sidebar",
+    },
+}
 # --- end backoffice
 
 # --- casino: seamless wallet for game providers (issue 17) ---------------------------------

@@ -49,7 +49,7 @@ def _log_in(page, base, user, device):
     page.fill("#id_username", user.username)
     page.fill("#id_password", PASSWORD)
     page.fill("#id_otp_token", _code(device))
-    page.click("#login-form input[type=submit]")
+    page.click("#login-form [type=submit]")
     expect(page).to_have_url(f"{base}/admin/")
 
 
@@ -83,7 +83,7 @@ def test_support_force_closes_stuck_session_and_compliance_exports():
                 # --- support agent ----------------------------------------------------------
                 page = browser.new_context().new_page()
                 _log_in(page, base, support, support_device)
-                page.click("#user-tools >> text=Players")
+                page.click("#nav-sidebar-apps >> text=Find a player")
                 page.fill("input[name=q]", player.email)
                 page.press("input[name=q]", "Enter")
                 page.click(f"a.player-link:has-text('{player.username}')")
