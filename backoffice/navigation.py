@@ -65,6 +65,11 @@ SIDEBAR = [
         ModelList("Game sessions", ("game_sessions.gamesession",), "sports_esports"),
         ModelList("Game rounds", ("game_sessions.gameround",), "casino"),
     ]),
+    ("Casino providers", [
+        ModelList("Casino rounds", ("casino.casinoround",), "playing_cards"),
+        ModelList("Provider transactions", ("casino.providertransaction",), "sync_alt"),
+        ModelList("Game launches", ("casino.gamelaunch",), "rocket_launch"),
+    ]),
     ("Operations", [
         Page("Dashboard", "backoffice:dashboard", "backoffice.view_dashboard", "monitoring"),
         ModelList("Alerts", ("reconciliation.alert",), "notifications_active"),
