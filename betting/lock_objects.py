@@ -28,13 +28,19 @@ class PricedSelection:
     min_stake: Decimal
     max_stake: Decimal
     max_payout: Decimal
+    # Names, so the accepted bet is shown without reading it back.
+    selection_name: str
+    market_name: str
+    event_name: str
 
 
+# The event row is read, not locked: only its name is used.
 _PRICE_SQL = """
 SELECT s.id, s.odds, s.odds_version, m.id, m.status, m.event_id,
-       m.min_stake, m.max_stake, m.max_payout
+       m.min_stake, m.max_stake, m.max_payout, s.name, m.name, e.name
   FROM betting_selection s
   JOIN betting_market m ON m.id = s.market_id
+  JOIN betting_event e ON e.id = m.event_id
  WHERE s.id = ANY(%s)
  ORDER BY s.id
    FOR SHARE OF s, m

@@ -150,7 +150,7 @@ def bet_place(
         )
         bet._history_user = player
         bet.save(force_insert=True)
-        BetLeg.objects.bulk_create([
+        placed = BetLeg.objects.bulk_create([
             BetLeg(
                 bet=bet, selection_id=row.selection_id, market_id=row.market_id,
                 event_id=row.event_id, requested_odds=leg.odds, accepted_odds=row.odds,
@@ -158,12 +158,24 @@ def bet_place(
             )
             for leg, row in zip(legs, rows, strict=True)
         ])
+        _attach_placed_legs(bet, placed, rows)
         outbox_emit(
             topic="bet.placed", aggregate_type="bet", aggregate_id=bet.pk,
             payload={"bet_id": str(bet.pk), "player_id": player.pk, "currency": currency,
                      "stake": stake, "occurred_at": now.isoformat()},
         )
     return bet
+
+
+def _attach_placed_legs(bet: Bet, legs: list[BetLeg], rows: Sequence) -> None:
+    """Give the new bet its legs and their selection, market and event names as read under
+    the share lock, so showing the accepted bet needs no read-back of what was just written."""
+    for leg, row in zip(legs, rows, strict=True):
+        leg.selection = Selection(pk=row.selection_id, name=row.selection_name,
+                                  market_id=row.market_id)
+        leg.market = Market(pk=row.market_id, name=row.market_name, event_id=row.event_id)
+        leg.event = Event(pk=row.event_id, name=row.event_name)
+    bet._prefetched_objects_cache = {"legs": legs}
 
 
 # --- trading --------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# ASGI server + Celery worker + beat in the foreground; one Ctrl-C stops all three.
+# The web tier (scripts/web.sh) + Celery worker + beat in the foreground; one Ctrl-C stops
+# them all. The body is one function, read whole before it runs: editing this file under a
+# running copy cannot make bash execute a half-read line.
+main() {
 set -uo pipefail
 cd "$(dirname "$0")/.."
 HOST="${1:-127.0.0.1}"; PORT="${2:-8000}"
@@ -18,6 +21,11 @@ $BIN/celery -A config worker -l warning --concurrency 2 -n "worker.$$@%h" & pids
 $BIN/celery -A config beat -l warning --pidfile= & pids+=($!)
 bash scripts/web.sh "$HOST" "$PORT" & pids+=($!)
 
+if [ "${WEB_SERVER:-split}" = "split" ]; then
+  WS_LINE="WebSocket  ws://$HOST:${WS_PORT:-$((PORT + 1))}/ws/ (uvicorn; HTTP on gunicorn)"
+else
+  WS_LINE="WebSocket  ws://$HOST:$PORT/ws/"
+fi
 cat <<MSG
 
   Operator platform is up
@@ -25,7 +33,10 @@ cat <<MSG
   Admin      http://$HOST:$PORT/admin/
   Demo page  http://$HOST:$PORT/play/
   Readiness  http://$HOST:$PORT/readyz
+  $WS_LINE
   Demo logins are printed above by seed_demo. Ctrl-C stops everything.
 
 MSG
 wait -n "${pids[@]}"
+}
+main "$@"; exit

@@ -166,7 +166,7 @@ class BetListCreateApi(APIView):
             player=request.user, legs=v["leg_requests"], stake=v["stake_minor"],
             currency=v["currency"], odds_change=v["odds_change"], now=timezone.now(),
         )
-        bet = selectors.bet_get(player=request.user, bet_id=bet.pk)
+        # The service returns the bet with its legs as accepted: no read-back.
         return Response(BetOutput(bet).data, status=status.HTTP_201_CREATED)
 
 

@@ -70,7 +70,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
-WSGI_APPLICATION = None
+WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
@@ -103,6 +103,24 @@ if REPLICA_DATABASE_URL:
     DATABASES["replica"] = {
         **dj_database_url.parse(REPLICA_DATABASE_URL, conn_max_age=0),
         "TEST": {"MIRROR": "default"},
+    }
+# Pooled connections (psycopg's pool, one per process): a request, task or thread borrows a
+# connection and returns it when Django closes it (request end, connection.close()), instead
+# of opening a new one each time. Safe with threads and ASGI (one connection per borrower);
+# a forked child forgets its parent's pool (common.dbpool). CONN_MAX_AGE stays 0: a pool and
+# persistent connections exclude each other. DB_POOL=false: a new connection per request.
+DB_POOL = env_bool("DB_POOL", True)
+if DB_POOL:
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "pool": {
+            "min_size": env_int("DB_POOL_MIN_SIZE", 1),
+            # Per process: the borrowers one process can have at once (ASGI threads, test
+            # threads), not the web workers; PostgreSQL's max_connections bounds the sum.
+            "max_size": env_int("DB_POOL_MAX_SIZE", 32),
+            "timeout": env_int("DB_POOL_TIMEOUT_S", 10),
+            "max_idle": env_int("DB_POOL_MAX_IDLE_S", 300),
+        },
     }
 DATABASE_ROUTERS = ["config.db_router.PrimaryReplicaRouter"]
 REPLICA_MAX_LAG_S = env_int("REPLICA_MAX_LAG_S", 5)
@@ -244,6 +262,9 @@ CELERY_BEAT_SCHEDULE["game-sessions-sweep"] = {
 # Threads (each with its own persistent connection) serving the session sockets' DB calls
 # in one ASGI process.
 GAME_SESSION_DB_THREADS = env_int("GAME_SESSION_DB_THREADS", 4)
+# Where browsers open game-session sockets when the ASGI server is not behind the same
+# host:port as the HTTP API (make run: `ws://127.0.0.1:<WS_PORT>`). Empty: the request's host.
+WEBSOCKET_BASE_URL = env_str("WEBSOCKET_BASE_URL", "")
 # --- end game sessions
 
 # --- reconciliation, outbox, monitoring (issue 7) ------------------------------------------

@@ -45,9 +45,11 @@ class SessionOut(serializers.Serializer):
 
 
 def _ws_url(request, session: GameSession) -> str:
-    scheme = "wss" if request.is_secure() else "ws"
     token = services.ws_token(session_id=session.pk)
-    return f"{scheme}://{request.get_host()}/ws/games/sessions/{session.pk}/?token={token}"
+    base = settings.WEBSOCKET_BASE_URL.rstrip("/")
+    if not base:
+        base = f"{'wss' if request.is_secure() else 'ws'}://{request.get_host()}"
+    return f"{base}/ws/games/sessions/{session.pk}/?token={token}"
 
 
 class GameSessionStartApi(APIView):
