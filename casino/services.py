@@ -185,18 +185,35 @@ def cash_balance(*, player_id: int, currency: str) -> int:
     return value or 0
 
 
+_ROUND_INSERT_SQL = """
+INSERT INTO casino_casinoround
+    (provider, provider_round_id, player_id, currency, game, status, bet_total, win_total,
+     opened_at)
+VALUES (%s, %s, %s, %s, %s, %s, 0, 0, %s)
+ON CONFLICT (provider, provider_round_id) DO NOTHING
+RETURNING id
+"""
+
+
 def _round_lock(*, provider: str, round_id: str, player_id: int, currency: str, game: str,
                 now: datetime, create: bool) -> CasinoRound | None:
     rnd = (CasinoRound.objects.select_for_update()
            .filter(provider=provider, provider_round_id=round_id).first())
     if rnd is None and create:
-        # ON CONFLICT DO NOTHING: two first bets of one round never collide.
-        CasinoRound.objects.bulk_create(
-            [CasinoRound(provider=provider, provider_round_id=round_id, player_id=player_id,
-                         currency=currency, game=game, opened_at=now)],
-            ignore_conflicts=True)
-        rnd = CasinoRound.objects.select_for_update().get(provider=provider,
-                                                          provider_round_id=round_id)
+        # ON CONFLICT DO NOTHING: two first bets of one round never collide. The row we
+        # insert is ours until commit; only when a concurrent first bet won do we lock its row.
+        rnd = CasinoRound(provider=provider, provider_round_id=round_id, player_id=player_id,
+                          currency=currency, game=game, opened_at=now)
+        with connection.cursor() as cur:
+            cur.execute(_ROUND_INSERT_SQL, [provider, round_id, player_id, currency, game,
+                                            RoundStatus.OPEN.value, now])
+            row = cur.fetchone()
+        if row is None:
+            rnd = CasinoRound.objects.select_for_update().get(provider=provider,
+                                                              provider_round_id=round_id)
+        else:
+            rnd.pk = row[0]
+            rnd._state.adding = False
     if rnd is not None and rnd.player_id != player_id:
         raise PlayerMismatch("The round belongs to another player.")
     return rnd

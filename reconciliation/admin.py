@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
+from casino.policy import provider_names as casino_provider_names
 from common.errors import DomainError
 from users.roles import COMPLIANCE, PAYMENTS, user_has_role
 
@@ -31,6 +32,7 @@ from .models import (
     ProviderReportLine,
 )
 from .outbox import parked_task_requeue
+from .provider_reports import CASINO_PREFIX
 from .readmodels import OPERATOR_KPI, PLAYER_SUMMARY
 from .selectors import read_model_lag
 
@@ -164,7 +166,8 @@ class OperatorDailyKpiAdmin(LagWarningMixin, ReadOnlyMixin, admin.ModelAdmin):
 class ProviderReportUploadForm(forms.Form):
     provider = forms.ChoiceField(choices=[])
     file = forms.FileField(help_text="CSV: provider_transaction_id, type, amount, currency, "
-                                     "status, occurred_at")
+                                     "status, occurred_at (casino: transaction_uuid, type, "
+                                     "amount, currency, created_at)")
     period_start = forms.DateField(required=False, help_text="default: first line's day")
     period_end = forms.DateField(required=False, help_text="default: last line's day")
 
@@ -172,7 +175,9 @@ class ProviderReportUploadForm(forms.Form):
         from wallet.models import PaymentProvider
 
         super().__init__(*args, **kwargs)
-        self.fields["provider"].choices = PaymentProvider.choices
+        # Game providers' daily transaction reports too (docs/seamless-wallet.md).
+        self.fields["provider"].choices = PaymentProvider.choices + [
+            (f"{CASINO_PREFIX}{name}", f"casino: {name}") for name in casino_provider_names()]
 
 
 class ProviderReportLineInline(admin.TabularInline):

@@ -52,7 +52,7 @@ def live_db(wallet_server, django_db_blocker):
 
 
 @pytest.fixture(params=["sandbox", "hub88"])
-def client(request, wallet_server, hub88_keys, live_db):
+def provider(request, wallet_server, hub88_keys, live_db):
     if request.param == "sandbox":
         return SandboxClient(wallet_server)
     return Hub88Client(wallet_server, hub88_keys[0])

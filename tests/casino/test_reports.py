@@ -4,13 +4,14 @@ report import ("casino:<provider>"), matched against our provider transactions."
 from __future__ import annotations
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
 
 from casino.commands import BetCommand, Caller, RollbackCommand, WinCommand
 from casino.services import casino_bet, casino_rollback, casino_win, game_launch
 from reconciliation.errors import InvalidReport
-from reconciliation.models import Discrepancy, DiscrepancyKind
+from reconciliation.models import Discrepancy, DiscrepancyKind, ProviderReport
 from reconciliation.services import provider_report_import
 from tests.factories import make_player
 
@@ -94,3 +95,14 @@ def test_import_command_takes_a_casino_report(tmp_path, capsys):
     call_command("import_provider_report", str(path), "--provider", "casino:hub88")
     out = capsys.readouterr().out
     assert "1 lines" in out
+
+
+def test_admin_upload_offers_casino_providers(client, staff_factory, settings):
+    settings.BACKOFFICE_REQUIRE_OTP = False  # the OTP login has its own tests
+    _play()
+    client.force_login(staff_factory("payments"))
+    raw = (HEADER + _line("b1", "bet", 100_000)).encode()
+    response = client.post("/admin/reconciliation/providerreport/upload/", {
+        "provider": "casino:hub88", "file": SimpleUploadedFile("hub88.csv", raw, "text/csv")})
+    assert response.status_code == 302, response.content[:500]
+    assert ProviderReport.objects.get().provider == "casino:hub88"
