@@ -35,6 +35,17 @@ from .models import GameRound, GameSession, HiloChoice
 logger = logging.getLogger(__name__)
 
 
+def _first_message(detail) -> str | None:
+    """The first human message of DRF error details ("USD amounts have at most 2 decimals.")."""
+    if isinstance(detail, dict):
+        detail = next(iter(detail.values()), None)
+    if isinstance(detail, list):
+        detail = detail[0] if detail else None
+    if isinstance(detail, dict | list):
+        return _first_message(detail)
+    return str(detail) if detail else None
+
+
 def _round_message(rnd: GameRound, balance: selectors.Balance, *, replayed: bool) -> dict:
     currency = rnd.currency
     common = {
@@ -194,7 +205,8 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
         except DomainError as exc:
             await self._error(exc, content)
         except serializers.ValidationError as exc:
-            await self._error(InvalidMessage(code=_first_code(exc.detail) or "invalid_message",
+            await self._error(InvalidMessage(_first_message(exc.detail),
+                                             code=_first_code(exc.detail) or "invalid_message",
                                              extra={"errors": exc.detail}), content)
         except Exception:  # noqa: BLE001 - a bug or an outage: say so, keep the socket
             logger.exception("game session message failed")
