@@ -7,10 +7,10 @@ from django.utils import timezone
 from django_fsm import can_proceed
 from simple_history.admin import SimpleHistoryAdmin
 
+from common.admin import ReadOnlyAdminMixin, TransitionButton, TransitionButtonsMixin
 from common.errors import DomainError
 from common.money import format_amount
 
-from .admin_buttons import ReadOnlyAdminMixin, TransitionButton, TransitionButtonsMixin
 from .forms import AdjustmentProposeForm
 from .models import AuditExport, ManualAdjustment
 from .services import adjustment_approve, adjustment_propose, adjustment_reject

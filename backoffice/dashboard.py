@@ -10,13 +10,14 @@ from django.db.models import Count, F, FloatField, Func, Max, Min
 from django.db.models.functions import TruncDay, TruncHour
 
 from common.money import CURRENCIES
+from events.models import OutboxEvent, ParkedTask
 from kyc.models import KYCApplication, KYCStatus
 from reconciliation.liveness import celery_liveness
-from reconciliation.models import Alert, Discrepancy, ParkedTask
+from reconciliation.models import Alert, Discrepancy
 from reconciliation.selectors import dashboard_kpis, operator_kpi_list
 from sessions.models import GameSession, SessionStatus
 from users.models import User
-from wallet.models import OPEN_WITHDRAWAL_STATUSES, OutboxEvent, ProviderCallback, Withdrawal
+from wallet.models import OPEN_WITHDRAWAL_STATUSES, ProviderCallback, Withdrawal
 
 from .charts import Series
 from .models import AdjustmentStatus, ManualAdjustment

@@ -11,8 +11,9 @@ from django_fsm import can_proceed
 from common.errors import NotFound
 from common.history import save_with_history
 from common.money import CURRENCIES, parse_amount
+from events.services import emit
 from users.models import User
-from wallet.ledger import Posting, ledger_post, outbox_emit, player_accounts, system_account
+from wallet.ledger import Posting, ledger_post, player_accounts, system_account
 from wallet.models import AccountKind, TransactionKind
 
 from .errors import (
@@ -95,7 +96,7 @@ def adjustment_approve(*, adjustment_id, actor, reason: str, now: datetime) -> M
         )
         adjustment.approve(by=actor, reason=reason, now=now, ledger_transaction=txn)
         save_with_history(adjustment, user=actor, reason=f"approved: {reason}")
-        outbox_emit(
+        emit(
             topic="adjustment.posted", aggregate_type="adjustment", aggregate_id=adjustment.pk,
             payload={"adjustment_id": adjustment.pk, "player_id": adjustment.player_id,
                      "currency": adjustment.currency, "amount": adjustment.amount,

@@ -129,7 +129,7 @@ SQL_BET_HISTORY = (f"INSERT INTO betting_historicalbet ({BET_COLUMNS}, history_d
 SQL_LEG = ("INSERT INTO betting_betleg (bet_id, selection_id, market_id, event_id, requested_odds, "
            "accepted_odds, odds_version, result, settled_version) "
            "VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending', 0)")
-SQL_OUTBOX = ("INSERT INTO wallet_outboxevent (event_id, topic, aggregate_type, aggregate_id, payload, "
+SQL_OUTBOX = ("INSERT INTO events_outboxevent (event_id, topic, aggregate_type, aggregate_id, payload, "
               "created_at, attempts) VALUES (%s, %s, 'bet', %s, %s, now(), 0)")
 
 

@@ -139,12 +139,12 @@ def bench_relay(events: int) -> dict:
     from django.db import connection
 
     from config.celery import app
-    from reconciliation.outbox import CeleryBatch, outbox_relay
+    from events.relay import CeleryBatch, outbox_relay
 
     def add_events():
         with connection.cursor() as cur:
             cur.execute(
-                "INSERT INTO wallet_outboxevent (event_id, topic, aggregate_type, aggregate_id, "
+                "INSERT INTO events_outboxevent (event_id, topic, aggregate_type, aggregate_id, "
                 "payload, created_at, attempts) SELECT gen_random_uuid(), 'deposit.succeeded', "
                 "'deposit', g::text, jsonb_build_object('player_id', g %% 100, 'currency', 'USD', "
                 "'amount', 100), now(), 0 FROM generate_series(1, %s) g", [events])
@@ -172,9 +172,11 @@ def bench_lag(rate: int, seconds: int, relay_interval: float) -> dict:
     from django.db import connection, transaction
 
     from config.celery import app
-    from reconciliation.outbox import CeleryBatch, outbox_relay
-    from wallet.ledger import Posting, ledger_post, outbox_emit, system_account
-    from wallet.models import Account, OutboxEvent
+    from events.models import OutboxEvent
+    from events.relay import CeleryBatch, outbox_relay
+    from events.services import emit
+    from wallet.ledger import Posting, ledger_post, system_account
+    from wallet.models import Account
 
     OutboxEvent.objects.all().delete()
     players = list(Account.objects.filter(owner_id__isnull=False).order_by("id")[:200])
@@ -193,7 +195,7 @@ def bench_lag(rate: int, seconds: int, relay_interval: float) -> dict:
             acct = players[i % len(players)]
             with transaction.atomic():
                 ledger_post(kind="deposit", postings=[Posting(clearing, -100), Posting(acct, 100)])
-                outbox_emit(topic="deposit.succeeded", aggregate_type="deposit", aggregate_id=i,
+                emit(topic="deposit.succeeded", aggregate_type="deposit", aggregate_id=i,
                             payload={"player_id": acct.owner_id, "currency": "USD", "amount": 100})
             i += 1
             ops[0] = i
@@ -208,7 +210,7 @@ def bench_lag(rate: int, seconds: int, relay_interval: float) -> dict:
                 outbox_relay(publish=publish)
                 with connection.cursor() as cur:
                     cur.execute("SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) "
-                                "FROM wallet_outboxevent WHERE sent_at IS NULL")
+                                "FROM events_outboxevent WHERE sent_at IS NULL")
                     samples.append(float(cur.fetchone()[0]))
                 time.sleep(relay_interval)
             outbox_relay(publish=publish)
@@ -225,7 +227,7 @@ def bench_lag(rate: int, seconds: int, relay_interval: float) -> dict:
     with connection.cursor() as cur:
         cur.execute("SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY "
                     "EXTRACT(EPOCH FROM sent_at - created_at)), max(EXTRACT(EPOCH FROM sent_at - "
-                    "created_at)), count(*) FROM wallet_outboxevent WHERE sent_at IS NOT NULL")
+                    "created_at)), count(*) FROM events_outboxevent WHERE sent_at IS NOT NULL")
         (p50, p99), worst, sent = cur.fetchone()
     return {"ops": ops[0], "ops_per_s": ops[0] / seconds, "sent": sent, "p50": p50, "p99": p99,
             "max": float(worst), "oldest_unsent_max": max(samples or [0.0])}

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 from simple_history.admin import SimpleHistoryAdmin
 
-from backoffice.admin_buttons import ReasonForm, TransitionButton, TransitionButtonsMixin
+from common.admin import ReasonForm, TransitionButton, TransitionButtonsMixin
 from common.errors import DomainError
 
 from . import services

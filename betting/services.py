@@ -21,8 +21,9 @@ from django_fsm import can_proceed
 from common.gates import Operation, gates_check
 from common.money import format_amount
 from common.tasks import enqueue_on_commit
+from events.services import emit
 from wallet.errors import InsufficientFunds
-from wallet.ledger import hold_funds, ledger_reverse, outbox_emit, release_hold, settle_hold
+from wallet.ledger import hold_funds, ledger_reverse, release_hold, settle_hold
 from wallet.models import TransactionKind
 
 from .errors import (
@@ -159,7 +160,7 @@ def bet_place(
             for leg, row in zip(legs, rows, strict=True)
         ])
         _attach_placed_legs(bet, placed, rows)
-        outbox_emit(
+        emit(
             topic="bet.placed", aggregate_type="bet", aggregate_id=bet.pk,
             payload={"bet_id": str(bet.pk), "player_id": player.pk, "currency": currency,
                      "stake": stake, "occurred_at": now.isoformat()},
@@ -421,7 +422,7 @@ def _bet_settle_locked(*, bet_id, market_id: int, now) -> str:
         bet.settle(outcome=outcome, payout=payout, now=now)
         bet.settle_transaction = txn
         bet.save(update_fields=_SETTLEMENT_FIELDS)
-        outbox_emit(
+        emit(
             topic="bet.settled", aggregate_type="bet", aggregate_id=bet.pk,
             payload={"bet_id": str(bet.pk), "player_id": bet.player_id, "currency": bet.currency,
                      "stake": bet.stake, "payout": payout, "outcome": outcome,
@@ -440,7 +441,7 @@ def _bet_settle_locked(*, bet_id, market_id: int, now) -> str:
     bet.resettle(outcome=outcome, payout=payout, now=now)
     bet.settle_transaction = txn
     bet.save(update_fields=_SETTLEMENT_FIELDS)
-    outbox_emit(
+    emit(
         topic="bet.resettled", aggregate_type="bet", aggregate_id=bet.pk,
         payload={"bet_id": str(bet.pk), "player_id": bet.player_id, "currency": bet.currency,
                  "stake": bet.stake, "payout_delta": payout - old_payout, "outcome": outcome,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from backoffice.admin_buttons import ReadOnlyAdminMixin
+from common.admin import ReadOnlyAdminMixin
 from common.money import format_amount
 
 from .models import CasinoRound, GameLaunch, ProviderTransaction

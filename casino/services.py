@@ -32,7 +32,8 @@ from common.errors import DomainError
 from common.gates import Operation, gates_check
 from common.history import save_with_history
 from common.money import currency_get
-from wallet.ledger import Posting, ledger_post, outbox_emit, player_accounts, system_account
+from events.services import emit
+from wallet.ledger import Posting, ledger_post, player_accounts, system_account
 from wallet.models import Account, AccountKind, TransactionKind
 from wallet.models import Transaction as LedgerTransaction
 
@@ -240,7 +241,7 @@ def _finish(row_id: int, **fields) -> None:
 
 def _event(topic: str, *, provider: str, transaction_id: str, rnd: CasinoRound | None,
            player_id: int, currency: str, now: datetime, **money: int) -> None:
-    outbox_emit(topic=topic, aggregate_type="casino_transaction",
+    emit(topic=topic, aggregate_type="casino_transaction",
                 aggregate_id=f"{provider}:{transaction_id}"[:64],
                 payload={"provider": provider, "transaction_id": transaction_id,
                          "round_id": rnd.provider_round_id if rnd else "",

@@ -11,6 +11,7 @@ import contextvars
 import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connections
 
 current_player_id: contextvars.ContextVar[int | None] = contextvars.ContextVar(
@@ -51,7 +52,6 @@ def pin_to_primary(player_ids) -> None:
     """Route these players' reads to the primary for REPLICA_STICKY_S."""
     if "replica" not in settings.DATABASES:
         return
-    from django.core.cache import cache
 
     try:
         cache.set_many({f"replica-pin:{pid}": 1 for pid in player_ids}, settings.REPLICA_STICKY_S)
@@ -62,7 +62,6 @@ def pin_to_primary(player_ids) -> None:
 def _pinned(player_id: int | None) -> bool:
     if player_id is None or "replica" not in settings.DATABASES:
         return False
-    from django.core.cache import cache
 
     try:
         return bool(cache.get(f"replica-pin:{player_id}"))

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from celery import current_app
+from celery import current_app, shared_task
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
+
+from .idempotency import idempotency_records_expire
 
 logger = logging.getLogger(__name__)
 
@@ -33,3 +37,8 @@ def enqueue_on_commit(task, *args, **kwargs) -> None:
                            exc_info=True)
 
     transaction.on_commit(_send)
+
+
+@shared_task(acks_late=True, soft_time_limit=280, time_limit=300)
+def idempotency_expire_task() -> int:
+    return idempotency_records_expire(now=timezone.now(), ttl_hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)

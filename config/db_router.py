@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from common.replica import replica_usable
+
 
 class PrimaryReplicaRouter:
     def db_for_read(self, model, **hints):
@@ -17,7 +19,6 @@ class PrimaryReplicaRouter:
             return "default"
         if not getattr(model, "replica_ok", False):
             return "default"
-        from common.replica import replica_usable
 
         return "replica" if replica_usable() else "default"
 

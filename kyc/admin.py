@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django_fsm import can_proceed
 
-from backoffice.admin_buttons import ReadOnlyAdminMixin
+from common.admin import ReadOnlyAdminMixin
 from common.errors import DomainError
 
 from . import services

@@ -1,6 +1,6 @@
 """KYC and AML refusals, each with a stable code."""
 
-from common.errors import BadRequest, Conflict, Forbidden, NotFound
+from common.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
 
 
 class KYCAlreadyVerified(Conflict):
@@ -56,3 +56,15 @@ class PlayerNotFound(NotFound):
 class ComplianceRoleRequired(Forbidden):
     code = "permission_denied"
     default_detail = "Only compliance officers may do this."
+
+
+class AccountRestricted(DomainError):
+    code = "account_restricted"
+    status_code = 403
+    default_detail = "This account is restricted."
+
+
+class KYCRequired(DomainError):
+    code = "kyc_required"
+    status_code = 422
+    default_detail = "Identity verification is required for this withdrawal."

@@ -10,8 +10,8 @@ from django.conf import settings
 
 from common.gates import GateContext, Operation
 from common.money import parse_amount
-from wallet.errors import AccountRestricted, KYCRequired
 
+from .errors import AccountRestricted, KYCRequired
 from .models import AMLStatus
 from .selectors import kyc_is_verified
 

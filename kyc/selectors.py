@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
+from users.models import User
+
 from .models import (
     LIVE_STATUSES,
     QUEUE_STATUSES,
@@ -25,8 +27,6 @@ def aml_status_get(*, player_id: int) -> str:
 
 
 def player_exists(*, player_id: int) -> bool:
-    from users.models import User
-
     return User.objects.filter(pk=player_id, is_staff=False).exists()
 
 

@@ -20,7 +20,7 @@ from django_fsm import can_proceed
 
 from common.errors import BadRequest
 from common.history import save_with_history
-from wallet.ledger import outbox_emit
+from events.services import emit
 
 from .documents import CleanDocument, storage_delete, storage_open, storage_path_for, storage_write
 from .errors import (
@@ -68,7 +68,7 @@ def _lock_application(application_id) -> KYCApplication:
 
 
 def _emit_kyc(application: KYCApplication, *, from_status: str | None, now: datetime) -> None:
-    outbox_emit(
+    emit(
         topic="kyc.status_changed", aggregate_type="kyc_application",
         aggregate_id=application.pk,
         payload={
@@ -270,7 +270,7 @@ def aml_status_change(*, player_id: int, status: str, reason: str, actor,
         profile.changed_at = now
         save_with_history(profile, user=actor, reason=reason or f"set to {status}")
         if previous != status:
-            outbox_emit(
+            emit(
                 topic="aml.status_changed", aggregate_type="player", aggregate_id=player_id,
                 payload={"player_id": player_id, "from": previous, "to": status,
                          "occurred_at": now.isoformat()},

@@ -20,18 +20,17 @@ from simple_history.admin import SimpleHistoryAdmin
 from casino.policy import provider_names as casino_provider_names
 from common.errors import DomainError
 from users.roles import COMPLIANCE, PAYMENTS, user_has_role
+from wallet.models import PaymentProvider
 
 from . import services
 from .models import (
     Alert,
     Discrepancy,
     OperatorDailyKpi,
-    ParkedTask,
     PlayerSummary,
     ProviderReport,
     ProviderReportLine,
 )
-from .outbox import parked_task_requeue
 from .provider_reports import CASINO_PREFIX
 from .readmodels import OPERATOR_KPI, PLAYER_SUMMARY
 from .selectors import read_model_lag
@@ -120,19 +119,6 @@ class AlertAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ("name", "detail")
 
 
-@admin.register(ParkedTask)
-class ParkedTaskAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("task_id", "task_name", "args", "deliveries", "parked_at", "requeued_at")
-    actions = ["requeue"]
-
-    @admin.action(description="Publish again (fresh delivery count)")
-    def requeue(self, request, queryset):
-        _require_payments(request)
-        for pk in queryset.values_list("pk", flat=True):
-            parked_task_requeue(parked_id=pk, now=timezone.now())
-        self.message_user(request, "Requeued.")
-
-
 class LagWarningMixin:
     consumer = ""
 
@@ -172,8 +158,6 @@ class ProviderReportUploadForm(forms.Form):
     period_end = forms.DateField(required=False, help_text="default: last line's day")
 
     def __init__(self, *args, **kwargs):
-        from wallet.models import PaymentProvider
-
         super().__init__(*args, **kwargs)
         # Game providers' daily transaction reports too (docs/seamless-wallet.md).
         self.fields["provider"].choices = PaymentProvider.choices + [

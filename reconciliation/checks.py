@@ -17,6 +17,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
 
+from events.models import OutboxEvent
 from wallet.models import OPEN_WITHDRAWAL_STATUSES
 
 from .models import DiscrepancyKind as K
@@ -279,7 +280,7 @@ def check_stuck(*, now: datetime) -> list[Finding]:
     # One finding per backlog (named by its oldest event), not one per event: an outage
     # can leave a million events unsent and they are one incident.
     row = _rows(
-        "SELECT min(id), count(*), min(created_at) FROM wallet_outboxevent "
+        f"SELECT min(id), count(*), min(created_at) FROM {OutboxEvent._meta.db_table} "
         "WHERE sent_at IS NULL AND created_at < %s", [_ago(now, settings.STUCK_OUTBOX_UNSENT_S)])[0]
     if row[1]:
         out.append(Finding(K.OUTBOX_UNSENT, f"outbox_unsent:{row[0]}",

@@ -2,7 +2,8 @@
 
 from django.utils import timezone
 
-from .outbox import event_consume, outbox_relay
+from events.relay import event_consume, outbox_relay
+
 from .services import reconcile_run
 
 

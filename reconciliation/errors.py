@@ -1,6 +1,6 @@
 """Stable error codes of the reconciliation app."""
 
-from common.errors import BadRequest, Conflict, DomainError, NotFound
+from common.errors import BadRequest, Conflict, NotFound
 
 
 class InvalidReport(BadRequest):
@@ -26,14 +26,3 @@ class DiscrepancyTransitionRefused(Conflict):
 class ResolutionReasonRequired(BadRequest):
     code = "reason_required"
     default_detail = "A reason is required to resolve a discrepancy."
-
-
-class UnknownConsumer(DomainError):
-    code = "unknown_consumer"
-    status_code = 400
-    default_detail = "No read-model consumer has this name."
-
-
-class EventNotFound(NotFound):
-    code = "event_not_found"
-    default_detail = "No outbox event has this id."

@@ -11,23 +11,17 @@ from __future__ import annotations
 
 import logging
 
-from prometheus_client import REGISTRY, Counter
+from django.utils import timezone
+from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 
 # The shared counters (duplicate requests, duplicate callbacks, money operations) live in
 # common.metrics; importing it here registers them for /metrics in every process.
 import common.metrics  # noqa: F401
 
+from .monitoring import lag_snapshot
+
 logger = logging.getLogger(__name__)
-
-EVENTS_RELAYED = Counter("operator_outbox_events_relayed_total", "Outbox events marked sent")
-EVENTS_APPLIED = Counter("operator_consumer_events_applied_total",
-                         "Events applied to a read model", ["consumer"])
-EVENTS_DUPLICATE = Counter("operator_consumer_events_duplicate_total",
-                           "Event deliveries ignored as already applied", ["consumer"])
-TASKS_PARKED = Counter("operator_tasks_parked_total",
-                       "Tasks parked after the redelivery cap", ["task"])
-
 
 class LagCollector:
     """Reports the lag monitors' current values as gauges."""
@@ -37,10 +31,6 @@ class LagCollector:
         return []
 
     def collect(self):
-        from django.utils import timezone
-
-        from .monitoring import lag_snapshot
-
         try:
             snap = lag_snapshot(now=timezone.now())
         except Exception:  # noqa: BLE001 - a scrape must never fail because the DB is down

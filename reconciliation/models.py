@@ -23,50 +23,6 @@ from common.history import FSMHistoryBase
 # --- consumers ---------------------------------------------------------------------------
 
 
-class ProcessedEvent(models.Model):
-    """An outbox event a consumer has applied; written with the read-model change."""
-
-    consumer = models.CharField(max_length=64)
-    event_id = models.UUIDField()
-    processed_at = models.DateTimeField(db_default=Now())
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["consumer", "event_id"],
-                                    name="processed_event_unique_consumer_event"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.consumer}:{self.event_id}"
-
-
-class TaskDelivery(models.Model):
-    """How many times a broker delivered one task message (the redelivery cap)."""
-
-    task_id = models.CharField(max_length=255, primary_key=True)
-    deliveries = models.PositiveIntegerField(default=0)
-    first_delivered_at = models.DateTimeField(db_default=Now())
-
-    def __str__(self) -> str:
-        return f"{self.task_id} x{self.deliveries}"
-
-
-class ParkedTask(models.Model):
-    """A task delivered more than CELERY_TASK_MAX_REDELIVERIES times: set aside, alerted."""
-
-    task_id = models.CharField(max_length=255, unique=True)
-    task_name = models.CharField(max_length=200)
-    args = models.JSONField(default=list, blank=True)
-    kwargs = models.JSONField(default=dict, blank=True)
-    deliveries = models.PositiveIntegerField()
-    last_error = models.TextField(blank=True, default="")
-    parked_at = models.DateTimeField(db_default=Now(), db_index=True)
-    requeued_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"{self.task_name} {self.task_id}"
-
-
 # --- read models (CQRS) --------------------------------------------------------------------
 
 

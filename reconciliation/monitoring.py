@@ -11,10 +11,16 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import redis
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
-from .readmodels import CONSUMERS
+from common.replica import replica_lag_seconds
+from events.models import OutboxEvent, ProcessedEvent
+from events.registry import CONSUMERS
+
+from .services import alert_clear, alert_raise
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +45,12 @@ class LagSnapshot:
 
 _CONSUMER_LAG = """
 SELECT count(*), min(o.created_at)
-  FROM wallet_outboxevent o
+  FROM {outbox} o
  WHERE o.topic = ANY(%s) AND o.created_at >= %s
-   AND NOT EXISTS (SELECT 1 FROM reconciliation_processedevent p
+   AND NOT EXISTS (SELECT 1 FROM {processed} p
                     WHERE p.consumer = %s AND p.event_id = o.event_id)
-"""
+""".replace("{outbox}", OutboxEvent._meta.db_table).replace(
+    "{processed}", ProcessedEvent._meta.db_table)
 
 
 def consumer_lag(*, consumer: str, now: datetime) -> ConsumerLag:
@@ -59,8 +66,6 @@ def consumer_lag(*, consumer: str, now: datetime) -> ConsumerLag:
 
 
 def _broker():
-    import redis
-
     return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1,
                                 socket_connect_timeout=1)
 
@@ -88,10 +93,10 @@ def broker_eviction_policy() -> str | None:
 
 def lag_snapshot(*, now: datetime, with_queue: bool = True) -> LagSnapshot:
     """Read every lag figure once (no writes)."""
-    from common.replica import replica_lag_seconds
 
     with connection.cursor() as cur:
-        cur.execute("SELECT count(*), min(created_at) FROM wallet_outboxevent WHERE sent_at IS NULL")
+        cur.execute(f"SELECT count(*), min(created_at) FROM {OutboxEvent._meta.db_table} "
+                    "WHERE sent_at IS NULL")
         unsent, oldest = cur.fetchone()
     snap = LagSnapshot(
         outbox_oldest_unsent_s=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
@@ -142,13 +147,14 @@ def lag_breaches(snap: LagSnapshot) -> list[Breach]:
     return out
 
 
-MONITOR_NAMES = ("outbox_lag", "queue_depth", "replica_lag", "broker_eviction",
-                 *(f"consumer_lag:{n}" for n in CONSUMERS))
+def monitor_names() -> tuple[str, ...]:
+    """Every alert the lag monitor owns (consumers register when their app is ready)."""
+    return ("outbox_lag", "queue_depth", "replica_lag", "broker_eviction",
+            *(f"consumer_lag:{n}" for n in CONSUMERS))
 
 
 def readiness_degradations() -> list[dict]:
     """/readyz hook: one {"name","detail"} per crossed lag threshold."""
-    from django.utils import timezone
 
     # The broker depth is left to the beat monitor: /readyz already pings Redis and must
     # answer fast.
@@ -158,14 +164,13 @@ def readiness_degradations() -> list[dict]:
 
 def lag_monitor(*, now: datetime) -> list[Breach]:
     """Record an Alert (and log) for each crossed threshold; clear the ones that recovered."""
-    from .services import alert_clear, alert_raise
 
     snap = lag_snapshot(now=now)
     breaches = lag_breaches(snap)
     crossed = {b.name for b in breaches}
     for b in breaches:
         alert_raise(name=b.name, detail=b.detail, value=b.value, threshold=b.threshold, now=now)
-    for name in MONITOR_NAMES:
+    for name in monitor_names():
         if name not in crossed:
             alert_clear(name=name, now=now)
     return breaches

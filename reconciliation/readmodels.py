@@ -1,7 +1,7 @@
 """Read models fed only by outbox events (the query side of CQRS).
 
 Each consumer is a name, the topics it listens to, and an `apply(event)` that changes its
-read model with set-based upserts. `reconciliation.outbox.event_consume` calls `apply`
+read model with set-based upserts. `events.relay.event_consume` calls `apply`
 inside the transaction that also records ProcessedEvent, so an event is applied exactly
 once per consumer however often it is delivered. Amount arithmetic follows docs/events.md:
 stakes and payouts count at settlement, deposits at deposit.succeeded, withdrawals at
@@ -10,21 +10,14 @@ withdrawal.paid; void settlements count neither stake nor payout (their net is z
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from django.db import connection
 
+from events.registry import Consumer, consumer_register
+
 PLAYER_SUMMARY = "player_summary"
 OPERATOR_KPI = "operator_kpi"
-
-
-@dataclass(frozen=True)
-class Consumer:
-    name: str
-    topics: frozenset[str]
-    apply: Callable  # (OutboxEvent) -> None
 
 
 def _int(payload: dict, key: str) -> int:
@@ -146,12 +139,10 @@ def operator_kpi_apply(event) -> None:
 _SETTLEMENT_TOPICS = {"deposit.succeeded", "withdrawal.paid", "bet.settled", "bet.resettled",
                       "round.settled", "adjustment.posted"}
 
-CONSUMERS: dict[str, Consumer] = {
-    PLAYER_SUMMARY: Consumer(PLAYER_SUMMARY, frozenset(_SETTLEMENT_TOPICS), player_summary_apply),
-    OPERATOR_KPI: Consumer(OPERATOR_KPI, frozenset(_SETTLEMENT_TOPICS | _ACTIVITY_TOPICS),
-                           operator_kpi_apply),
-}
 
-
-def consumers_for(topic: str) -> list[str]:
-    return [c.name for c in CONSUMERS.values() if topic in c.topics]
+def consumers_register() -> None:
+    """Register this app's read models with the relay (called from AppConfig.ready)."""
+    consumer_register(Consumer(PLAYER_SUMMARY, frozenset(_SETTLEMENT_TOPICS),
+                               player_summary_apply))
+    consumer_register(Consumer(OPERATOR_KPI, frozenset(_SETTLEMENT_TOPICS | _ACTIVITY_TOPICS),
+                               operator_kpi_apply))

@@ -8,6 +8,10 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
+
+from common.money import format_amount
+from common.replica import replica_lag_seconds
 
 from .models import Alert, Discrepancy, OperatorDailyKpi, PlayerSummary
 from .monitoring import consumer_lag
@@ -43,8 +47,6 @@ def read_model_lag(*, consumer: str, now: datetime) -> ReadModelLag:
     lag = consumer_lag(consumer=consumer, now=now)
     replica = None
     if "replica" in settings.DATABASES:
-        from common.replica import replica_lag_seconds
-
         replica = replica_lag_seconds()
     return ReadModelLag(consumer, lag.lag_seconds, lag.pending_events,
                         settings.LAG_CONSUMER_S, replica)
@@ -95,9 +97,7 @@ def alert_list(*, open_only: bool = True) -> QuerySet[Alert]:
 def dashboard_kpis(*, now: datetime | None = None) -> list[tuple[str, object]]:
     """(label, value) pairs for the backoffice dashboard: today's KPIs per currency from the
     read model, with a lag warning when the read model is behind."""
-    from django.utils import timezone
 
-    from common.money import format_amount
 
     now = now or timezone.now()
     result = operator_kpi_list(now=now, date_from=now.date(), date_to=now.date())

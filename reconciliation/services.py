@@ -1,6 +1,6 @@
 """State changes of the reconciliation app: findings, their workflow, alerts, reports.
 
-The relay and consumers live in reconciliation.outbox, the checks in
+The relay and consumers live in events.relay, the checks in
 reconciliation.checks, the matching of provider reports in reconciliation.provider_reports.
 """
 
@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django_fsm import can_proceed
@@ -21,6 +22,8 @@ from casino.policy import provider_names as casino_provider_names
 from casino.policy import provider_policy
 from common.history import save_with_history
 from common.money import CURRENCIES
+from events.models import TaskDelivery
+from wallet.models import PaymentProvider
 
 from .checks import Finding, run_checks
 from .errors import (
@@ -157,7 +160,6 @@ def provider_report_import(*, provider: str, raw: bytes, filename: str = "", upl
     The period defaults to the first and last line's time. Raises InvalidReport (nothing
     is written), ReportAlreadyImported.
     """
-    from wallet.models import PaymentProvider
 
     casino = casino_provider(provider)
     if casino is not None:
@@ -217,6 +219,15 @@ def alert_raise(*, name: str, detail: str, now: datetime, value: float | None = 
     return new
 
 
+def task_parked_alert(*, task_id: str, task_name: str, args: list, deliveries: int,
+                      now: datetime) -> bool:
+    """Raise the critical alert of a parked task (settings.EVENTS_TASK_PARKED_ALERT)."""
+    return alert_raise(name=f"task_parked:{task_id}", severity="critical", value=deliveries,
+                       threshold=settings.CELERY_TASK_MAX_REDELIVERIES,
+                       detail=f"{task_name}{tuple(args)} parked after {deliveries} deliveries",
+                       now=now)
+
+
 def alert_clear(*, name: str, now: datetime) -> bool:
     """Clear the open alert of a monitor that recovered. Returns True when one was open."""
     cleared = Alert.objects.filter(name=name, cleared_at__isnull=True).update(cleared_at=now)
@@ -227,8 +238,6 @@ def alert_clear(*, name: str, now: datetime) -> bool:
 
 def housekeeping(*, now: datetime, keep_days: int = 7) -> int:
     """Forget delivery counters of tasks that finished long ago (their messages are gone)."""
-    from .models import TaskDelivery
-
     deleted, _ = TaskDelivery.objects.filter(
         first_delivered_at__lt=now - timedelta(days=keep_days)).delete()
     return deleted

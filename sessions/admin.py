@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 from simple_history.admin import SimpleHistoryAdmin
 
-from backoffice.admin_buttons import ReadOnlyAdminMixin, TransitionButton, TransitionButtonsMixin
+from common.admin import ReadOnlyAdminMixin, TransitionButton, TransitionButtonsMixin
 from common.errors import DomainError
 from common.money import format_amount
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -27,7 +28,8 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from common.gates import Operation, gates_check
 from common.history import save_with_history
 from common.money import currency_get
-from wallet.ledger import hold_funds, outbox_emit, release_hold, settle_hold
+from events.services import emit
+from wallet.ledger import hold_funds, release_hold, settle_hold
 from wallet.models import TransactionKind
 
 from . import hilo
@@ -95,8 +97,6 @@ def _notify_closed(session: GameSession) -> None:
         "code": CLOSE_CODES.get(session.status, 4000),
     }
     try:
-        from channels.layers import get_channel_layer
-
         layer = get_channel_layer()
         if layer is not None:
             async_to_sync(layer.group_send)(group_name(session.pk), message)
@@ -131,7 +131,7 @@ def _void_round(rnd: GameRound, *, reason: str, now: datetime, actor=None, note:
         reason=note or f"round voided: {reason}",
         metadata={"session_id": str(rnd.session_id), "outcome": RoundOutcome.VOID},
     )
-    outbox_emit(
+    emit(
         topic="round.settled", aggregate_type="round", aggregate_id=rnd.pk,
         payload={
             "round_id": str(rnd.pk), "session_id": str(rnd.session_id),
@@ -152,7 +152,7 @@ def _close(session: GameSession, *, now: datetime, actor=None, note: str) -> Non
     for rnd in open_rounds:
         _void_round(rnd, reason=session.close_reason, now=now, actor=actor, note=note)
     save_with_history(session, user=actor, reason=note)
-    outbox_emit(
+    emit(
         topic="session.closed", aggregate_type="session", aggregate_id=session.pk,
         payload={
             "session_id": str(session.pk), "player_id": session.player_id,
@@ -216,7 +216,7 @@ def _session_start_once(*, player, game: str, currency: str, now: datetime) -> G
             old.supersede(now=now, by=new)
             _close(old, now=now, actor=player, note=f"superseded by session {new.pk}")
         save_with_history(new, user=player, reason="started")
-        outbox_emit(
+        emit(
             topic="session.started", aggregate_type="session", aggregate_id=new.pk,
             payload={
                 "session_id": str(new.pk), "player_id": player.pk, "currency": currency,
@@ -383,7 +383,7 @@ def game_round_bet(
                 reference=f"round:{rnd.pk}", metadata={"session_id": str(session.pk)},
             )
             save_with_history(rnd, user=player, reason="bet")
-            outbox_emit(
+            emit(
                 topic="round.opened", aggregate_type="round", aggregate_id=rnd.pk,
                 payload={
                     "round_id": str(rnd.pk), "session_id": str(session.pk),
@@ -433,7 +433,7 @@ def game_round_guess(
                 reference=f"round:{rnd.pk}",
                 metadata={"session_id": str(session.pk), "outcome": outcome},
             )
-            outbox_emit(
+            emit(
                 topic="round.settled", aggregate_type="round", aggregate_id=rnd.pk,
                 payload={
                     "round_id": str(rnd.pk), "session_id": str(session.pk),

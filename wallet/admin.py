@@ -7,20 +7,19 @@ from django.contrib import admin
 from django_fsm import can_proceed
 from simple_history.admin import SimpleHistoryAdmin
 
-from backoffice.admin_buttons import ReadOnlyAdminMixin, TransitionButton, TransitionButtonsMixin
+from common.admin import ReadOnlyAdminMixin, TransitionButton, TransitionButtonsMixin
 from common.money import format_amount
 
 from .models import (
     Account,
     Deposit,
     Entry,
-    IdempotencyRecord,
-    OutboxEvent,
     ProviderCallback,
     Transaction,
     Withdrawal,
     WithdrawalStatus,
 )
+from .services import withdrawal_approve, withdrawal_reject
 
 
 def _money(obj) -> str:
@@ -76,22 +75,6 @@ class EntryAdmin(ReadOnlyModelAdmin):
         return _money(obj)
 
 
-@admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(ReadOnlyModelAdmin):
-    list_display = ["id", "user", "key", "status", "response_status", "created_at"]
-    list_filter = ["status"]
-    search_fields = ["key", "=user__id"]
-
-
-@admin.register(OutboxEvent)
-class OutboxEventAdmin(ReadOnlyModelAdmin):
-    list_display = ["id", "topic", "aggregate_type", "aggregate_id", "created_at", "sent_at",
-                    "attempts"]
-    list_filter = ["topic"]
-    search_fields = ["aggregate_id", "=event_id"]
-    show_full_result_count = False
-
-
 @admin.register(ProviderCallback)
 class ProviderCallbackAdmin(ReadOnlyModelAdmin):
     list_display = ["id", "provider", "provider_transaction_id", "event", "reference", "outcome",
@@ -117,14 +100,10 @@ class DepositAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
 
 def _approve(obj, actor, reason, now):
-    from .services import withdrawal_approve
-
     return withdrawal_approve(withdrawal_id=obj.pk, actor=actor, reason=reason, now=now)
 
 
 def _reject(obj, actor, reason, now):
-    from .services import withdrawal_reject
-
     return withdrawal_reject(withdrawal_id=obj.pk, actor=actor, reason=reason, now=now)
 
 

@@ -11,18 +11,6 @@ class UnbalancedPostings(Exception):
     """A programming error: postings that do not sum to zero per currency."""
 
 
-class AccountRestricted(DomainError):
-    code = "account_restricted"
-    status_code = 403
-    default_detail = "This account is restricted."
-
-
-class KYCRequired(DomainError):
-    code = "kyc_required"
-    status_code = 422
-    default_detail = "Identity verification is required for this withdrawal."
-
-
 class InvalidTransition(DomainError):
     code = "invalid_state"
     status_code = 409
@@ -33,9 +21,3 @@ class WithdrawalCancelNotAllowed(DomainError):
     code = "cancel_not_allowed"
     status_code = 403
     default_detail = "Withdrawals cannot be cancelled once requested."
-
-
-class AlreadyPosted(DomainError):
-    code = "already_posted"
-    status_code = 409
-    default_detail = "This operation was already applied."

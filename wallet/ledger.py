@@ -10,23 +10,17 @@ players.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Sum
 from psycopg.types.json import Jsonb
+
+from common.replica import pin_to_primary
 
 from .chain import entry_hash
 from .errors import InsufficientFunds, UnbalancedPostings
-from .models import (
-    SYSTEM_KINDS,
-    Account,
-    AccountKind,
-    Entry,
-    OutboxEvent,
-    Transaction,
-)
+from .models import SYSTEM_KINDS, Account, AccountKind, Transaction
 
 
 @dataclass(frozen=True)
@@ -127,15 +121,6 @@ def _check_balanced(postings: Sequence[Posting]) -> None:
         raise UnbalancedPostings(f"postings do not sum to zero: {unbalanced}")
 
 
-def lock_player_accounts(account_ids: Iterable[int]) -> dict[int, Account]:
-    """SELECT ... FOR UPDATE the given player accounts in primary-key order."""
-    ids = sorted(set(account_ids))
-    if not ids:
-        return {}
-    locked = Account.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-    return {a.pk: a for a in locked}
-
-
 def ledger_post(
     *,
     kind: str,
@@ -224,8 +209,6 @@ def ledger_post(
             )
 
     if locked:
-        from common.replica import pin_to_primary
-
         owners = {row[4] for row in locked.values()}
         transaction.on_commit(lambda: pin_to_primary(owners))
     # Keep callers' Account instances in step with what was written.
@@ -291,30 +274,15 @@ def settle_hold(*, player_id: int, currency: str, stake: int, payout: int, kind:
                        metadata=metadata, postings=postings)
 
 
-def outbox_emit(*, topic: str, aggregate_type: str, aggregate_id: object, payload: dict) -> OutboxEvent:
-    """Record an event in the caller's transaction; the relay publishes it after commit."""
-    if not connection.in_atomic_block:
-        raise RuntimeError("outbox_emit must run inside the calling service's transaction")
-    return OutboxEvent.objects.create(
-        topic=topic, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id), payload=payload
-    )
-
-
-def account_entries_sum(account: Account) -> int:
-    return Entry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"] or 0
-
-
 __all__ = [
     "Posting",
     "PlayerAccounts",
     "player_accounts",
     "system_account",
-    "lock_player_accounts",
     "ledger_post",
     "ledger_reverse",
     "hold_funds",
     "release_hold",
     "settle_hold",
-    "outbox_emit",
     "transaction",
 ]

@@ -1,4 +1,4 @@
-"""The double-entry ledger, idempotency records and the transactional outbox.
+"""The double-entry ledger, deposits, withdrawals and provider callbacks.
 
 Invariants the database enforces (see migrations):
 - entries and transactions are append-only (trigger refuses UPDATE/DELETE);
@@ -151,59 +151,6 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account}: {format_amount(self.amount, self.currency)}"
-
-
-class IdempotencyRecord(models.Model):
-    class Status(models.TextChoices):
-        IN_PROGRESS = "in_progress"
-        COMPLETED = "completed"
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_PROGRESS)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(db_default=Now(), db_index=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_user_key"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user_id}:{self.key} ({self.status})"
-
-
-class OutboxEvent(models.Model):
-    """An event written in the same transaction as the change it describes.
-
-    `txid` is the writing PostgreSQL transaction id: the relay publishes only events whose
-    transaction is older than every transaction still running, so an event with a lower id
-    that commits later is never skipped.
-    """
-
-    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    topic = models.CharField(max_length=64, db_index=True)
-    aggregate_type = models.CharField(max_length=64)
-    aggregate_id = models.CharField(max_length=64)
-    payload = models.JSONField(default=dict)
-    txid = models.BigIntegerField(
-        db_default=models.Func(function="txid_current", output_field=models.BigIntegerField())
-    )
-    created_at = models.DateTimeField(db_default=Now(), db_index=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["id"]
-        indexes = [
-            models.Index(fields=["id"], condition=Q(sent_at__isnull=True), name="outbox_unsent"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.topic} {self.aggregate_type}:{self.aggregate_id}"
 
 
 class PaymentProvider(models.TextChoices):

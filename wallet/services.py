@@ -7,6 +7,7 @@ records an outbox event, and schedules side effects with on_commit.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,17 +22,10 @@ from common.history import save_with_history
 from common.metrics import count_duplicate_callback, count_money_operation
 from common.money import CURRENCIES, format_amount, parse_amount
 from common.tasks import enqueue_on_commit
+from events.services import emit
 
 from .errors import InvalidTransition, WithdrawalCancelNotAllowed
-from .ledger import (
-    Posting,
-    hold_funds,
-    ledger_post,
-    outbox_emit,
-    player_accounts,
-    release_hold,
-    system_account,
-)
+from .ledger import Posting, hold_funds, ledger_post, player_accounts, release_hold, system_account
 from .models import (
     AccountKind,
     Deposit,
@@ -73,7 +67,7 @@ def deposit_create(*, player, amount: int, currency: str, provider: str, now: da
                     currency=currency, now=now, player=player)
         deposit = Deposit(player=player, amount=amount, currency=currency, provider=provider)
         save_with_history(deposit, user=player, reason="deposit requested")
-        outbox_emit(topic="deposit.created", aggregate_type="deposit", aggregate_id=deposit.pk,
+        emit(topic="deposit.created", aggregate_type="deposit", aggregate_id=deposit.pk,
                     payload=_event_payload(deposit, now, deposit_id=str(deposit.pk)))
     return deposit
 
@@ -98,7 +92,7 @@ def _deposit_succeed(deposit: Deposit, *, provider_transaction_id: str,
     )
     deposit.ledger_transaction = txn
     save_with_history(deposit, reason=f"provider confirmed {provider_transaction_id}")
-    outbox_emit(topic="deposit.succeeded", aggregate_type="deposit", aggregate_id=deposit.pk,
+    emit(topic="deposit.succeeded", aggregate_type="deposit", aggregate_id=deposit.pk,
                 payload=_event_payload(deposit, now, deposit_id=str(deposit.pk),
                                        provider=deposit.provider,
                                        provider_transaction_id=provider_transaction_id))
@@ -109,7 +103,7 @@ def _deposit_succeed(deposit: Deposit, *, provider_transaction_id: str,
 def _deposit_fail(deposit: Deposit, *, provider_transaction_id: str, now: datetime) -> None:
     deposit.fail(provider_transaction_id=provider_transaction_id, reason="provider reported failure")
     save_with_history(deposit, reason=f"provider failed {provider_transaction_id}")
-    outbox_emit(topic="deposit.failed", aggregate_type="deposit", aggregate_id=deposit.pk,
+    emit(topic="deposit.failed", aggregate_type="deposit", aggregate_id=deposit.pk,
                 payload=_event_payload(deposit, now, deposit_id=str(deposit.pk)))
 
 
@@ -147,7 +141,7 @@ def withdrawal_request(*, player, amount: int, currency: str, destination: str,
                    kind=TransactionKind.WITHDRAWAL_RESERVE,
                    dedupe_key=f"withdrawal:{withdrawal.pk}:reserve",
                    reference=f"withdrawal:{withdrawal.pk}")
-        outbox_emit(topic="withdrawal.requested", aggregate_type="withdrawal",
+        emit(topic="withdrawal.requested", aggregate_type="withdrawal",
                     aggregate_id=withdrawal.pk,
                     payload=_event_payload(withdrawal, now, withdrawal_id=str(withdrawal.pk)))
     count_money_operation(kind=TransactionKind.WITHDRAWAL_RESERVE)
@@ -160,7 +154,7 @@ def _release(withdrawal: Withdrawal, *, now: datetime, actor=None, reason: str) 
                  dedupe_key=f"withdrawal:{withdrawal.pk}:release",
                  reference=f"withdrawal:{withdrawal.pk}",
                  created_by_id=getattr(actor, "pk", None), reason=reason)
-    outbox_emit(topic="withdrawal.released", aggregate_type="withdrawal", aggregate_id=withdrawal.pk,
+    emit(topic="withdrawal.released", aggregate_type="withdrawal", aggregate_id=withdrawal.pk,
                 payload=_event_payload(withdrawal, now, withdrawal_id=str(withdrawal.pk),
                                        status=withdrawal.status))
 
@@ -197,7 +191,7 @@ def withdrawal_approve(*, withdrawal_id, actor, reason: str = "", now: datetime)
             withdrawal.decided_by = actor
         withdrawal.approve()
         save_with_history(withdrawal, user=actor, reason=reason or "approved")
-        outbox_emit(topic="withdrawal.approved", aggregate_type="withdrawal",
+        emit(topic="withdrawal.approved", aggregate_type="withdrawal",
                     aggregate_id=withdrawal.pk,
                     payload=_event_payload(withdrawal, now, withdrawal_id=str(withdrawal.pk)))
         # Lost on a broker outage? withdrawal_send_pending (beat) sends it later.
@@ -258,7 +252,7 @@ def withdrawal_send(*, withdrawal_id, now: datetime) -> Withdrawal:
             return withdrawal
         withdrawal.start_processing()
         save_with_history(withdrawal, reason=f"sent to {withdrawal.provider}")
-        outbox_emit(topic="withdrawal.processing", aggregate_type="withdrawal",
+        emit(topic="withdrawal.processing", aggregate_type="withdrawal",
                     aggregate_id=withdrawal.pk,
                     payload=_event_payload(withdrawal, now, withdrawal_id=str(withdrawal.pk)))
     return withdrawal
@@ -279,7 +273,7 @@ def _withdrawal_paid(withdrawal: Withdrawal, *, provider_transaction_id: str, no
         ],
     )
     save_with_history(withdrawal, reason=f"provider paid {provider_transaction_id}")
-    outbox_emit(topic="withdrawal.paid", aggregate_type="withdrawal", aggregate_id=withdrawal.pk,
+    emit(topic="withdrawal.paid", aggregate_type="withdrawal", aggregate_id=withdrawal.pk,
                 payload=_event_payload(withdrawal, now, withdrawal_id=str(withdrawal.pk)))
     count_money_operation(kind=TransactionKind.WITHDRAWAL_PAID)
 
@@ -407,8 +401,6 @@ def _callback_apply_once(*, provider: str, data: CallbackInput, payload: dict,
 
 
 def _uuid_or_none(value: str):
-    import uuid
-
     try:
         return uuid.UUID(value)
     except ValueError:

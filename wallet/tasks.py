@@ -1,8 +1,6 @@
 from celery import shared_task
-from django.conf import settings
 from django.utils import timezone
 
-from .idempotency import idempotency_records_expire
 from .services import withdrawal_send, withdrawal_send_pending
 
 
@@ -14,8 +12,3 @@ def withdrawal_send_task(withdrawal_id: str) -> None:
 @shared_task(acks_late=True, soft_time_limit=100, time_limit=120)
 def withdrawal_send_pending_task() -> int:
     return withdrawal_send_pending(now=timezone.now())
-
-
-@shared_task(acks_late=True, soft_time_limit=280, time_limit=300)
-def idempotency_expire_task() -> int:
-    return idempotency_records_expire(now=timezone.now(), ttl_hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)

@@ -9,8 +9,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.idempotency import idempotent
 from common.money import AmountField, CurrencyField, MoneyInputMixin, format_amount
-from wallet.idempotency import idempotent
 
 from .. import services
 from ..selectors import player_search

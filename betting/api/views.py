@@ -15,8 +15,8 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.idempotency import idempotent
 from common.money import AmountField, CurrencyField, format_amount, parse_amount
-from wallet.idempotency import idempotent
 
 from .. import selectors, services
 from ..models import Bet, OddsChangePolicy

@@ -8,8 +8,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.idempotency import idempotent
 from common.money import CurrencyField
-from wallet.idempotency import idempotent
 
 from .. import services
 

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "axes",
     "django_prometheus",
     "common",
+    "events",
     "users",
     "wallet",
     "betting",
@@ -220,7 +221,7 @@ CELERY_BEAT_SCHEDULE["withdrawal-send-pending"] = {
     "schedule": float(env_int("WITHDRAWAL_SEND_REDRIVE_INTERVAL_S", 60)),
 }
 CELERY_BEAT_SCHEDULE["idempotency-expire"] = {
-    "task": "wallet.tasks.idempotency_expire_task",
+    "task": "common.tasks.idempotency_expire_task",
     "schedule": 3600.0,
 }
 # --- end wallet
@@ -292,8 +293,10 @@ STUCK_OUTBOX_UNSENT_S = env_int("STUCK_OUTBOX_UNSENT_S", 300)
 # work_mem for the reconciliation transaction (per-transaction sums are one hash entry each).
 RECONCILIATION_WORK_MEM = env_str("RECONCILIATION_WORK_MEM", "256MB")
 READINESS_DEGRADATION_CHECKS.append("reconciliation.monitoring.readiness_degradations")
+# How a task parked after the redelivery cap is alerted (events sits below reconciliation).
+EVENTS_TASK_PARKED_ALERT = "reconciliation.services.task_parked_alert"
 CELERY_BEAT_SCHEDULE["outbox-relay"] = {
-    "task": "reconciliation.tasks.outbox_relay_task",
+    "task": "events.tasks.outbox_relay_task",
     "schedule": float(env_int("OUTBOX_RELAY_INTERVAL_S", 1)),
     "options": {"expires": 10},
 }

@@ -6,6 +6,8 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from kyc.selectors import aml_status_get, kyc_application_history
+
 
 class DocumentOut(serializers.Serializer):
     id = serializers.UUIDField()
@@ -62,12 +64,8 @@ class StaffApplicationDetailOut(StaffApplicationOut):
     history = serializers.SerializerMethodField()
 
     def get_aml_status(self, obj) -> str:
-        from kyc.selectors import aml_status_get
-
         return aml_status_get(player_id=obj.player_id)
 
     @extend_schema_field(HistoryOut(many=True))
     def get_history(self, obj):
-        from kyc.selectors import kyc_application_history
-
         return HistoryOut(kyc_application_history(application=obj), many=True).data

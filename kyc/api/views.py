@@ -9,11 +9,11 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.idempotency import idempotent
 from kyc import selectors, services
 from kyc.documents import document_clean
 from kyc.errors import KYCApplicationNotFound
 from kyc.models import DocumentKind
-from wallet.idempotency import idempotent
 
 from .serializers import ApplicationOut
 

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from common.money import format_amount
 from reconciliation import selectors, services
 from reconciliation.models import DiscrepancyKind, DiscrepancyStatus
+from reconciliation.monitoring import lag_breaches, lag_snapshot
 from users.permissions import HasRole, IsPayments
 from users.roles import COMPLIANCE, PAYMENTS
 
@@ -200,8 +201,6 @@ class LagApi(APIView):
         }, many=True),
     }))
     def get(self, request):
-        from reconciliation.monitoring import lag_breaches, lag_snapshot
-
         snap = lag_snapshot(now=timezone.now())
         return Response({
             "outbox_oldest_unsent_seconds": round(snap.outbox_oldest_unsent_s, 3),

@@ -9,9 +9,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.idempotency import idempotent
 from common.money import CurrencyField, format_amount
 from users.permissions import IsSupport
-from wallet.idempotency import idempotent
 
 from .. import selectors, services
 from ..models import Game, GameSession

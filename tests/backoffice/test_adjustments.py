@@ -12,9 +12,10 @@ from backoffice.errors import (
 )
 from backoffice.models import ManualAdjustment
 from backoffice.services import adjustment_approve, adjustment_propose, adjustment_reject
+from events.models import OutboxEvent
 from tests.factories import balances, make_player, make_staff
 from wallet.errors import InsufficientFunds
-from wallet.models import OutboxEvent, Transaction
+from wallet.models import Transaction
 
 pytestmark = pytest.mark.django_db
 

@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from backoffice.charts import Series, format_number, line_chart, nice_ticks, time_ticks
 from backoffice.dashboard import format_age
+from events.relay import task_park
 from kyc.api.views import KYCApplicationSubmitApi
 from kyc.services import kyc_application_submit
 from reconciliation import liveness
 from reconciliation.models import Alert
-from reconciliation.outbox import task_park
 from sessions.services import game_session_start
 from tests.factories import make_player
 from tests.kyc.conftest import good_documents
@@ -94,7 +94,7 @@ def test_dashboard_shows_work_queues_with_their_age(staff_client, settings):
     withdrawal_request(player=alice, amount=2_500, currency="USD", destination="acct-1",
                        now=timezone.now())
     game_session_start(player=alice, game="hilo", currency="USD", now=timezone.now())
-    task_park(task_id="t-1", task_name="reconciliation.tasks.event_consume_task", args=[],
+    task_park(task_id="t-1", task_name="events.tasks.event_consume_task", args=[],
               kwargs={}, deliveries=6, error="boom", now=timezone.now())
     _, client = staff_client("compliance_officer")
 

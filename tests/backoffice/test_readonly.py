@@ -4,8 +4,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from common.models import IdempotencyRecord
+from events.models import OutboxEvent
 from tests.factories import make_player
-from wallet.models import Entry, IdempotencyRecord, OutboxEvent, Transaction
+from wallet.models import Entry, Transaction
 
 from .conftest import verified_client
 
@@ -30,9 +32,9 @@ def test_not_even_a_superuser_can_add_change_or_delete(model, superuser_client):
     elif model is OutboxEvent:
         from django.db import transaction
 
-        from wallet.ledger import outbox_emit
+        from events.services import emit
         with transaction.atomic():
-            obj = outbox_emit(topic="t", aggregate_type="a", aggregate_id=1, payload={})
+            obj = emit(topic="t", aggregate_type="a", aggregate_id=1, payload={})
     else:
         obj = model.objects.filter(**({"account__owner": player} if model is Entry else
                                       {"entries__account__owner": player})).first()

@@ -45,12 +45,14 @@ def test_role_holds_exactly_its_action_permissions(role):
 @pytest.mark.parametrize("role", ROLES)
 def test_nobody_may_change_the_ledger_even_by_permission(role):
     user = make_staff(role)
-    for model in ("transaction", "entry", "idempotencyrecord", "outboxevent"):
+    for model in ("wallet.transaction", "wallet.entry", "common.idempotencyrecord",
+                  "events.outboxevent"):
+        app_label, name = model.split(".")
         for action in ("add", "change", "delete"):
             # Administrators hold the Django permission, but the admin refuses anyway
             # (tests/backoffice/test_readonly.py); other roles do not even hold it.
             if role != ADMINISTRATOR:
-                assert not user.has_perm(f"wallet.{action}_{model}")
+                assert not user.has_perm(f"{app_label}.{action}_{name}")
 
 
 # (page, url, roles that may open it)

@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from betting import services
 from betting.models import Bet, BetLeg
+from events.models import OutboxEvent
 from tests.factories import balances, make_player
-from wallet.models import OutboxEvent, Transaction
+from wallet.models import Transaction
 
 from .conftest import make_market, selections_of
 

@@ -10,8 +10,9 @@ from django.utils import timezone
 from betting import services
 from betting.models import Bet, BetLeg, MarketSettlement
 from betting.services import LegRequest
+from events.models import OutboxEvent
 from tests.factories import balances, make_player
-from wallet.models import Entry, OutboxEvent, Transaction
+from wallet.models import Entry, Transaction
 
 from .conftest import make_market, selections_of
 
@@ -169,7 +170,7 @@ def test_run_killed_midway_then_rerun_settles_every_bet_exactly_once(monkeypatch
     services.market_settle(market_id=market.pk, winning_selection_ids=[home.pk], actor=None,
                            now=timezone.now())
 
-    real_emit, calls = services.outbox_emit, []
+    real_emit, calls = services.emit, []
 
     def dying_emit(**kwargs):
         # The worker dies inside the 4th bet's transaction, after its ledger posting.
@@ -178,11 +179,11 @@ def test_run_killed_midway_then_rerun_settles_every_bet_exactly_once(monkeypatch
             raise SystemExit("worker killed")
         return real_emit(**kwargs)
 
-    monkeypatch.setattr(services, "outbox_emit", dying_emit)
+    monkeypatch.setattr(services, "emit", dying_emit)
     with pytest.raises(SystemExit):
         services.market_settlement_process(market_id=market.pk, now=timezone.now())
     assert Bet.objects.exclude(status="open").count() == 3
-    monkeypatch.setattr(services, "outbox_emit", real_emit)
+    monkeypatch.setattr(services, "emit", real_emit)
 
     report = services.market_settlement_process(market_id=market.pk, now=timezone.now())
     assert report.counts == {"settled": 3}

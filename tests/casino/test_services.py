@@ -43,11 +43,11 @@ from casino.services import (
     game_launch,
     provider_user_id,
 )
+from kyc.errors import AccountRestricted
 from kyc.services import aml_status_change
 from tests.casino.helpers import assert_ledger_reconciles
 from tests.casino.kit import generate_keypair
 from tests.factories import balances, make_player, make_staff
-from wallet.errors import AccountRestricted
 from wallet.models import Transaction
 
 pytestmark = pytest.mark.django_db

@@ -19,10 +19,11 @@ from django.utils import timezone
 from betting import services
 from betting.models import Bet
 from betting.services import LegRequest
+from events.models import OutboxEvent
 from tests.betting.conftest import make_market, selections_of
 from tests.e2e.procs import PrivateRedis, service_env, start_worker, stop, wait_for
 from tests.factories import balances, make_player
-from wallet.models import Account, Entry, OutboxEvent, Transaction
+from wallet.models import Account, Entry, Transaction
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -18,14 +18,14 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone as dj_timezone
 
-from reconciliation.models import PlayerSummary, ProcessedEvent
+from events.models import OutboxEvent, ProcessedEvent
+from events.registry import CONSUMERS, consumers_for
+from events.relay import CeleryBatch, events_replay, outbox_relay
+from reconciliation.models import PlayerSummary
 from reconciliation.monitoring import lag_monitor, readiness_degradations
-from reconciliation.outbox import CeleryBatch, events_replay, outbox_relay
-from reconciliation.readmodels import CONSUMERS, consumers_for
 from tests.e2e.procs import BIN, ROOT, service_env, stop, wait_for
 from tests.factories import balances, make_player
 from tests.reconciliation.helpers import deposit, read_model_state, settled_bet
-from wallet.models import OutboxEvent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -8,10 +8,10 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from events.models import OutboxEvent
 from kyc.models import KYCApplication, KYCDocument
 from tests.factories import make_player
 from tests.kyc.conftest import good_documents, stored_files, submit
-from wallet.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,12 +5,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.gates import Operation, gates_check
+from kyc.errors import AccountRestricted, KYCRequired
 from kyc.models import KYCApplication
 from kyc.services import aml_status_change, kyc_application_approve, kyc_application_submit
 from tests.factories import balances, make_player, make_staff
 from tests.kyc.conftest import good_documents
 from users.roles import COMPLIANCE
-from wallet.errors import AccountRestricted, KYCRequired
 from wallet.models import Withdrawal
 
 pytestmark = pytest.mark.django_db

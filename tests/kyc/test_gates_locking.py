@@ -15,12 +15,12 @@ from rest_framework.test import APIClient
 
 import kyc.services
 from common.gates import Operation, gates_check
+from kyc.errors import AccountRestricted
 from kyc.models import AMLProfile
 from kyc.services import aml_status_change
 from tests.factories import balances, make_player, make_staff
 from tests.wallet.conftest import signed_post
 from users.roles import COMPLIANCE
-from wallet.errors import AccountRestricted
 from wallet.models import Deposit, ProviderCallback, Withdrawal
 from wallet.services import deposit_create, withdrawal_approve, withdrawal_request
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from events.models import OutboxEvent
 from kyc.models import (
     AMLProfile,
     KYCApplication,
@@ -12,7 +13,6 @@ from kyc.models import (
 from tests.factories import make_player, make_staff
 from tests.kyc.conftest import jpeg_bytes, png_bytes, stored_files, submit, upload
 from users.roles import ADMINISTRATOR, COMPLIANCE
-from wallet.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
 

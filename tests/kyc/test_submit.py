@@ -5,6 +5,7 @@ import io
 import pytest
 from PIL import Image
 
+from events.models import OutboxEvent
 from kyc.models import KYCApplication, KYCDocument, KYCStatus
 from tests.kyc.conftest import (
     good_documents,
@@ -15,7 +16,6 @@ from tests.kyc.conftest import (
     submit,
     upload,
 )
-from wallet.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
 

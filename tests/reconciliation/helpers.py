@@ -7,8 +7,9 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
-from reconciliation.outbox import event_consume, outbox_relay
-from wallet.ledger import hold_funds, outbox_emit, settle_hold
+from events.relay import event_consume, outbox_relay
+from events.services import emit
+from wallet.ledger import hold_funds, settle_hold
 
 
 def deposit(player, amount: int, currency: str = "USD", ptx: str | None = None):
@@ -38,14 +39,14 @@ def settled_bet(player, stake: int, payout: int, currency: str = "USD", outcome:
     with transaction.atomic():
         hold_funds(player_id=player.pk, currency=currency, amount=stake, kind="bet_stake",
                    dedupe_key=f"t-bet:{bet_id}:stake", reference=f"t-bet:{bet_id}")
-        outbox_emit(topic="bet.placed", aggregate_type="bet", aggregate_id=bet_id,
+        emit(topic="bet.placed", aggregate_type="bet", aggregate_id=bet_id,
                     payload={"bet_id": bet_id, "player_id": player.pk, "currency": currency,
                              "stake": stake, "occurred_at": now})
     with transaction.atomic():
         settle_hold(player_id=player.pk, currency=currency, stake=stake, payout=payout,
                     kind="bet_settle", dedupe_key=f"t-bet:{bet_id}:settle:1",
                     reference=f"t-bet:{bet_id}")
-        outbox_emit(topic="bet.settled", aggregate_type="bet", aggregate_id=bet_id,
+        emit(topic="bet.settled", aggregate_type="bet", aggregate_id=bet_id,
                     payload={"bet_id": bet_id, "player_id": player.pk, "currency": currency,
                              "stake": stake, "payout": payout, "outcome": outcome,
                              "occurred_at": now})

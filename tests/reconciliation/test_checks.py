@@ -8,12 +8,13 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
+from events.models import OutboxEvent
 from reconciliation.checks import run_checks
 from reconciliation.models import Discrepancy, DiscrepancyKind
 from reconciliation.services import reconcile_run
 from tests.factories import make_player
 from wallet.ledger import Posting, hold_funds, ledger_post, player_accounts, system_account
-from wallet.models import Account, AccountKind, Deposit, OutboxEvent, Withdrawal
+from wallet.models import Account, AccountKind, Deposit, Withdrawal
 
 from .helpers import deposit, settled_bet
 
@@ -125,9 +126,9 @@ def test_stuck_states_past_their_age_are_found(settings):
     stuck = Deposit.objects.create(player=alice, amount=200, currency="USD", provider="sandbox")
     Deposit.objects.filter(pk=stuck.pk).update(created_at=old)
     with transaction.atomic():
-        from wallet.ledger import outbox_emit
+        from events.services import emit
 
-        outbox_emit(topic="test.noop", aggregate_type="t", aggregate_id="1", payload={})
+        emit(topic="test.noop", aggregate_type="t", aggregate_id="1", payload={})
     OutboxEvent.objects.update(created_at=old)
 
     findings = run_checks(now=now, only=["stuck"])

@@ -6,13 +6,13 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from events.models import OutboxEvent
+from events.services import emit
 from reconciliation.checks import Finding
 from reconciliation.models import Alert, Discrepancy, DiscrepancyStatus
 from reconciliation.monitoring import lag_monitor, readiness_degradations
 from reconciliation.services import discrepancies_record
 from tests.factories import make_player
-from wallet.ledger import outbox_emit
-from wallet.models import OutboxEvent
 
 from .helpers import deposit, relay_and_consume
 
@@ -133,7 +133,7 @@ def test_lag_thresholds_raise_alerts_degrade_readiness_and_clear(settings):
     settings.LAG_OUTBOX_OLDEST_UNSENT_S = 30
     settings.LAG_CONSUMER_S = 30
     with transaction.atomic():
-        outbox_emit(topic="deposit.succeeded", aggregate_type="deposit", aggregate_id="1",
+        emit(topic="deposit.succeeded", aggregate_type="deposit", aggregate_id="1",
                     payload={"player_id": 1, "currency": "USD", "amount": 1})
     OutboxEvent.objects.update(created_at=timezone.now() - timedelta(seconds=120))
 
@@ -157,7 +157,7 @@ def test_lag_thresholds_raise_alerts_degrade_readiness_and_clear(settings):
 
 def test_metrics_expose_lag_gauges_and_the_shared_counters(client):
     with transaction.atomic():
-        outbox_emit(topic="test.noop", aggregate_type="t", aggregate_id="1", payload={})
+        emit(topic="test.noop", aggregate_type="t", aggregate_id="1", payload={})
 
     text = client.get("/metrics").content.decode()
 
@@ -189,7 +189,7 @@ def test_admin_pages_render(client, staff_factory, settings):
 
     for url in ["/admin/reconciliation/discrepancy/", f"/admin/reconciliation/discrepancy/{d.pk}/change/",
                 f"/admin/reconciliation/discrepancy/{d.pk}/history/", "/admin/reconciliation/alert/",
-                "/admin/reconciliation/parkedtask/", "/admin/reconciliation/playersummary/",
+                "/admin/events/parkedtask/", "/admin/reconciliation/playersummary/",
                 "/admin/reconciliation/operatordailykpi/", "/admin/reconciliation/providerreport/",
                 "/admin/reconciliation/providerreport/upload/"]:
         assert client.get(url).status_code == 200, url

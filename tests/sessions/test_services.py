@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from common.errors import Forbidden
+from events.models import OutboxEvent
 from sessions import hilo, services
 from sessions.errors import (
     ImpossibleGuess,
@@ -21,7 +22,7 @@ from sessions.models import GameRound, GameSession, RoundStatus, SessionStatus
 from tests.factories import balances, make_player, make_staff
 from tests.sessions.helpers import AVAILABLE_APPS
 from wallet.errors import InsufficientFunds
-from wallet.models import OutboxEvent, Transaction
+from wallet.models import Transaction
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from wallet.models import Deposit, IdempotencyRecord, Withdrawal
+from common.models import IdempotencyRecord
+from wallet.models import Deposit, Withdrawal
 
 pytestmark = pytest.mark.django_db
 

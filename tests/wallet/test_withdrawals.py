@@ -5,9 +5,10 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
+from events.models import OutboxEvent
 from tests.factories import balances, make_player, make_staff
 from tests.wallet.conftest import run_parallel, signed_post
-from wallet.models import Entry, OutboxEvent, Transaction, Withdrawal
+from wallet.models import Entry, Transaction, Withdrawal
 from wallet.tasks import withdrawal_send_task
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_withdrawal_gates")]
@@ -82,7 +83,7 @@ def test_failure_between_steps_leaves_no_trace(monkeypatch):
     def boom(**kwargs):
         raise RuntimeError("crash after the ledger write, before the event")
 
-    monkeypatch.setattr("wallet.services.outbox_emit", boom)
+    monkeypatch.setattr("wallet.services.emit", boom)
     client = _client(player)
     client.raise_request_exception = False
     resp = _withdraw(client, key="crashy")

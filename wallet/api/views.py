@@ -19,10 +19,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.errors import BadRequest, NotFound
+from common.idempotency import idempotent
 from common.money import AmountField, CurrencyField, MoneyInputMixin, format_amount
 from users.permissions import IsPayments
 from wallet import selectors, services
-from wallet.idempotency import idempotent
 from wallet.models import PaymentProvider
 from wallet.providers import signature_verify
 

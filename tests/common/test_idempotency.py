@@ -5,10 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from common.idempotency import idempotency_records_expire
+from common.models import IdempotencyRecord
+from common.tasks import idempotency_expire_task
 from tests.factories import make_player
-from wallet.idempotency import idempotency_records_expire
-from wallet.models import Deposit, IdempotencyRecord
-from wallet.tasks import idempotency_expire_task
+from wallet.models import Deposit
 
 pytestmark = pytest.mark.django_db
 

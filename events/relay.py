@@ -16,14 +16,15 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
-
-from wallet.models import OutboxEvent
+from django.utils.module_loading import import_string
 
 from .errors import EventNotFound, UnknownConsumer
-from .models import ParkedTask
-from .readmodels import CONSUMERS, consumers_for
+from .metrics import EVENTS_APPLIED, EVENTS_DUPLICATE, EVENTS_RELAYED, TASKS_PARKED
+from .models import OutboxEvent, ParkedTask, ProcessedEvent, TaskDelivery
+from .registry import CONSUMERS, consumers_for
 
 logger = logging.getLogger(__name__)
 
@@ -51,31 +52,37 @@ horizon AS (
     ) AS h
 )
 SELECT id, event_id::text, topic
-  FROM wallet_outboxevent
+  FROM {outbox}
  WHERE sent_at IS NULL AND txid < (SELECT h FROM horizon)
  ORDER BY txid, id
  LIMIT %s
    FOR UPDATE SKIP LOCKED
-"""
+""".replace("{outbox}", OutboxEvent._meta.db_table)
+
+# Task names, so the relay publishes without importing its own tasks module (tasks import
+# the relay, never the reverse).
+CONSUME_TASK = "events.tasks.event_consume_task"
+CONSUME_BATCH_TASK = "events.tasks.event_consume_batch_task"
+_OUTBOX = OutboxEvent._meta.db_table
+_PROCESSED = ProcessedEvent._meta.db_table
+_DELIVERY = TaskDelivery._meta.db_table
+_PARKED = ParkedTask._meta.db_table
 
 Publisher = Callable[..., None]  # publish(consumer=..., event_id=...)
 
 
 def celery_publish(*, consumer: str, event_id: str, producer=None) -> None:
     """Send one consume task to the broker (raises when the broker is unreachable)."""
-    from .tasks import event_consume_task
-
-    event_consume_task.apply_async(args=[consumer, event_id], retry=False, producer=producer)
+    current_app.send_task(CONSUME_TASK, args=[consumer, event_id], retry=False,
+                          producer=producer)
 
 
 def celery_publish_many(*, consumer: str, event_ids: list[str], producer=None,
                         queue: str | None = None) -> None:
     """Send one task that applies several events in order (each in its own transaction)."""
-    from .tasks import event_consume_batch_task
-
     options = {"queue": queue} if queue else {}
-    event_consume_batch_task.apply_async(args=[consumer, event_ids], retry=False,
-                                         producer=producer, **options)
+    current_app.send_task(CONSUME_BATCH_TASK, args=[consumer, event_ids], retry=False,
+                          producer=producer, **options)
 
 
 class CeleryBatch:
@@ -109,9 +116,7 @@ def _batch_publisher(publish: Publisher | None):
         if hasattr(publish, "flush"):
             publish.flush()
         return
-    from config.celery import app
-
-    with app.producer_or_acquire() as producer:
+    with current_app.producer_or_acquire() as producer:
         batch = CeleryBatch(producer)
         yield batch
         batch.flush()
@@ -157,7 +162,7 @@ def outbox_relay(*, batch_size: int | None = None, max_seconds: float | None = N
                         result.published += 1
                 if ids:
                     cur.execute(
-                        "UPDATE wallet_outboxevent SET sent_at = clock_timestamp(), "
+                        f"UPDATE {_OUTBOX} SET sent_at = clock_timestamp(), "
                         "attempts = attempts + 1 WHERE id = ANY(%s)", [ids])
         except Exception as exc:  # noqa: BLE001 - the broker or database is down: retry later
             result.error = f"{type(exc).__name__}: {exc}"
@@ -179,15 +184,13 @@ def _count_failed_attempt(ids: list[int]) -> None:
         return
     try:
         with transaction.atomic(durable=True), connection.cursor() as cur:
-            cur.execute("UPDATE wallet_outboxevent SET attempts = attempts + 1 "
+            cur.execute(f"UPDATE {_OUTBOX} SET attempts = attempts + 1 "
                         "WHERE id = ANY(%s) AND sent_at IS NULL", [ids])
     except Exception:  # noqa: BLE001 - bookkeeping only
         logger.exception("could not count failed relay attempt")
 
 
 def _metrics_relayed(n: int) -> None:
-    from .metrics import EVENTS_RELAYED
-
     EVENTS_RELAYED.inc(n)
 
 
@@ -207,13 +210,11 @@ def event_consume(*, consumer: str, event_id: str) -> bool:
             # The unique row is taken first: a parallel delivery of the same event waits
             # here for ours to commit, then finds the row and does nothing.
             cur.execute(
-                "INSERT INTO reconciliation_processedevent (consumer, event_id, processed_at) "
+                f"INSERT INTO {_PROCESSED} (consumer, event_id, processed_at) "
                 "VALUES (%s, %s, now()) ON CONFLICT (consumer, event_id) DO NOTHING RETURNING id",
                 [consumer, event_id],
             )
             if cur.fetchone() is None:
-                from .metrics import EVENTS_DUPLICATE
-
                 EVENTS_DUPLICATE.labels(consumer=consumer).inc()
                 return False
         event = OutboxEvent.objects.filter(event_id=event_id).first()
@@ -221,8 +222,6 @@ def event_consume(*, consumer: str, event_id: str) -> bool:
             raise EventNotFound(extra={"event_id": event_id})
         if event.topic in spec.topics:
             spec.apply(event)
-    from .metrics import EVENTS_APPLIED
-
     EVENTS_APPLIED.labels(consumer=consumer).inc()
     return True
 
@@ -282,15 +281,15 @@ def events_replay(*, since: datetime, until: datetime | None = None,
 
 _UNCONSUMED = """
 SELECT o.id, o.event_id::text
-  FROM wallet_outboxevent o
+  FROM {outbox} o
  WHERE o.sent_at < %s AND o.created_at >= %s AND o.topic = ANY(%s)
-   AND NOT EXISTS (SELECT 1 FROM reconciliation_processedevent p
+   AND NOT EXISTS (SELECT 1 FROM {processed} p
                     WHERE p.consumer = %s AND p.event_id = o.event_id)
-   AND NOT EXISTS (SELECT 1 FROM reconciliation_parkedtask k
+   AND NOT EXISTS (SELECT 1 FROM {parked} k
                     WHERE k.requeued_at IS NULL AND k.args = jsonb_build_array(%s, o.event_id::text))
  ORDER BY o.id
  LIMIT %s
-"""
+""".replace("{outbox}", _OUTBOX).replace("{processed}", _PROCESSED).replace("{parked}", _PARKED)
 
 
 def outbox_redeliver_unconsumed(*, now: datetime, limit: int = 1000,
@@ -314,7 +313,7 @@ def outbox_redeliver_unconsumed(*, now: datetime, limit: int = 1000,
                 published += 1
         # Stamped once all consumers are done, so each one still saw the event as overdue.
         if republished:
-            cur.execute("UPDATE wallet_outboxevent SET sent_at = clock_timestamp(), "
+            cur.execute(f"UPDATE {_OUTBOX} SET sent_at = clock_timestamp(), "
                         "attempts = attempts + 1 WHERE id = ANY(%s)", [sorted(republished)])
     if published:
         logger.warning("outbox events redelivered", extra={"count": published})
@@ -329,7 +328,7 @@ def task_delivery_count(*, task_id: str) -> int:
     worker killed mid-task still leaves its delivery counted)."""
     with transaction.atomic(durable=True), connection.cursor() as cur:
         cur.execute(
-            "INSERT INTO reconciliation_taskdelivery AS t (task_id, deliveries, first_delivered_at) "
+            f"INSERT INTO {_DELIVERY} AS t (task_id, deliveries, first_delivered_at) "
             "VALUES (%s, 1, now()) ON CONFLICT (task_id) DO UPDATE SET deliveries = t.deliveries + 1 "
             "RETURNING deliveries", [task_id])
         return cur.fetchone()[0]
@@ -337,25 +336,26 @@ def task_delivery_count(*, task_id: str) -> int:
 
 def task_delivery_forget(*, task_id: str) -> None:
     with transaction.atomic(durable=True), connection.cursor() as cur:
-        cur.execute("DELETE FROM reconciliation_taskdelivery WHERE task_id = %s", [task_id])
+        cur.execute(f"DELETE FROM {_DELIVERY} WHERE task_id = %s", [task_id])
 
 
 def task_park(*, task_id: str, task_name: str, args: list, kwargs: dict, deliveries: int,
               error: str, now: datetime) -> ParkedTask:
-    """Set a task aside after too many deliveries and raise an alert."""
-    from .services import alert_raise
+    """Set a task aside after too many deliveries and raise an alert.
 
+    The alert is raised through `EVENTS_TASK_PARKED_ALERT` (a dotted path in settings), so
+    the app that owns alerts stays above this one.
+    """
     with transaction.atomic(durable=True):
         parked, _ = ParkedTask.objects.get_or_create(
             task_id=task_id,
             defaults={"task_name": task_name, "args": list(args), "kwargs": dict(kwargs),
                       "deliveries": deliveries, "last_error": error[:2000]},
         )
-    alert_raise(name=f"task_parked:{task_id}", severity="critical", value=deliveries,
-                threshold=settings.CELERY_TASK_MAX_REDELIVERIES,
-                detail=f"{task_name}{tuple(args)} parked after {deliveries} deliveries", now=now)
-    from .metrics import TASKS_PARKED
-
+    alert = getattr(settings, "EVENTS_TASK_PARKED_ALERT", "")
+    if alert:
+        import_string(alert)(task_id=task_id, task_name=task_name, args=list(args),
+                             deliveries=deliveries, now=now)
     TASKS_PARKED.labels(task=task_name).inc()
     return parked
 

@@ -7,9 +7,9 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from common.errors import DomainError
-from reconciliation.outbox import events_replay
-from reconciliation.readmodels import CONSUMERS
-from wallet.models import OutboxEvent
+from events.models import OutboxEvent
+from events.registry import CONSUMERS
+from events.relay import events_replay
 
 
 def _moment(raw: str):

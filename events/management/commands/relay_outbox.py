@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from reconciliation.outbox import outbox_relay
+from events.relay import outbox_relay
 
 
 class Command(BaseCommand):

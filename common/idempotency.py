@@ -27,6 +27,7 @@ from django.utils import timezone
 from rest_framework.response import Response
 
 from common.errors import BadRequest, Conflict, DomainError
+from common.metrics import count_duplicate_request
 
 from .models import IdempotencyRecord
 
@@ -116,8 +117,6 @@ def idempotent(view_method):
                 raise IdempotencyKeyReused()
             if existing.status != IdempotencyRecord.Status.COMPLETED:
                 raise IdempotencyKeyInProgress()
-            from common.metrics import count_duplicate_request
-
             count_duplicate_request(scope=self.__class__.__name__)
             return _replay(existing)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -27,6 +27,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from common.errors import DomainError
+
+from .models import IdempotencyRecord
 
 
 @dataclass(frozen=True)
@@ -133,3 +135,11 @@ class ReadOnlyAdminMixin:
 
     def get_actions(self, request):
         return {}
+
+
+# Registered here because the idempotency record is common's own model.
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "user", "key", "status", "response_status", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["key", "=user__id"]

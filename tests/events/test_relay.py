@@ -7,14 +7,12 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from reconciliation.models import ParkedTask, ProcessedEvent
-from reconciliation.outbox import event_consume, events_replay, outbox_relay
+from events.models import OutboxEvent, ParkedTask, ProcessedEvent
+from events.relay import event_consume, events_replay, outbox_relay
+from events.services import emit
 from reconciliation.readmodels import OPERATOR_KPI, PLAYER_SUMMARY
 from tests.factories import balances, make_player
-from wallet.ledger import outbox_emit
-from wallet.models import OutboxEvent
-
-from .helpers import (
+from tests.reconciliation.helpers import (
     Collector,
     deposit,
     read_model_state,
@@ -28,7 +26,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _emit(topic="test.noop", **payload):
     with transaction.atomic():
-        return outbox_emit(topic=topic, aggregate_type="test", aggregate_id="1", payload=payload)
+        return emit(topic=topic, aggregate_type="test", aggregate_id="1", payload=payload)
 
 
 def test_relay_publishes_each_event_to_its_consumers_and_marks_it_sent():
@@ -57,7 +55,7 @@ def test_relay_never_overtakes_a_transaction_still_running():
 
     def slow_writer():
         with transaction.atomic():
-            holder["event"] = outbox_emit(topic="test.noop", aggregate_type="t",
+            holder["event"] = emit(topic="test.noop", aggregate_type="t",
                                           aggregate_id="slow", payload={})
             started.set()
             release.wait(10)
@@ -185,8 +183,8 @@ def test_replaying_the_whole_outbox_leaves_the_read_models_unchanged():
 
 
 def test_the_redelivery_cap_parks_the_task_and_raises_an_alert(settings):
+    from events.tasks import event_consume_task
     from reconciliation.models import Alert
-    from reconciliation.tasks import event_consume_task
 
     settings.CELERY_TASK_MAX_REDELIVERIES = 3
     missing = "00000000-0000-0000-0000-000000000000"  # never applies: EventNotFound each time
@@ -205,7 +203,7 @@ def test_sent_but_never_applied_events_are_published_again_except_parked(setting
 
     from django.utils import timezone
 
-    from reconciliation.outbox import outbox_redeliver_unconsumed
+    from events.relay import outbox_redeliver_unconsumed
 
     settings.OUTBOX_REDELIVER_AFTER_S = 60
     player = make_player()
@@ -214,7 +212,7 @@ def test_sent_but_never_applied_events_are_published_again_except_parked(setting
     outbox_relay(publish=Collector())  # "lost" by the broker: nobody applied them
     OutboxEvent.objects.update(sent_at=timezone.now() - timedelta(minutes=5))
     first, second = OutboxEvent.objects.filter(topic="deposit.succeeded").order_by("id")
-    ParkedTask.objects.create(task_id="p1", task_name="reconciliation.tasks.event_consume_task",
+    ParkedTask.objects.create(task_id="p1", task_name="events.tasks.event_consume_task",
                               args=[PLAYER_SUMMARY, str(second.event_id)], deliveries=6)
     collector = Collector()
 
@@ -229,7 +227,7 @@ def test_sent_but_never_applied_events_are_published_again_except_parked(setting
 
 
 def test_a_batch_message_applies_each_event_once():
-    from reconciliation.tasks import event_consume_batch_task
+    from events.tasks import event_consume_batch_task
 
     player = make_player()
     deposit(player, 300)
