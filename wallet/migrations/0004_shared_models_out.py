@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("events", "0001_initial"),
         ("common", "0001_initial"),
-        ('wallet', '0002_ledger_triggers'),
+        ('wallet', '0003_alter_transaction_kind'),
     ]
 
     operations = [
