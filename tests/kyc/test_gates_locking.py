@@ -77,7 +77,7 @@ def _withdraw(player, amount=1_000):
 def _pause_aml_change_before_commit(monkeypatch):
     """Hold aml_status_change inside its transaction (after it wrote the new status)."""
     inside, release = threading.Event(), threading.Event()
-    real_emit = kyc.services.outbox_emit
+    real_emit = kyc.services.emit
 
     def paused_emit(**kwargs):
         result = real_emit(**kwargs)
@@ -86,7 +86,7 @@ def _pause_aml_change_before_commit(monkeypatch):
             assert release.wait(WAIT_S)
         return result
 
-    monkeypatch.setattr(kyc.services, "outbox_emit", paused_emit)
+    monkeypatch.setattr(kyc.services, "emit", paused_emit)
     return inside, release
 
 
