@@ -1,7 +1,8 @@
 """Seamless-wallet latency: a game provider's bet/win pairs over HTTP at fixed concurrency.
 
-One real ASGI server (uvicorn, one process) serves the provider API against a throwaway
-database. C client threads (default 4: "4 concurrent provider connections", each a keep-alive
+The web tier as `make run` starts it serves the provider API against a throwaway database:
+gunicorn with --workers sync workers (default 2, WEB_CONCURRENCY) and pooled connections
+(docs/deploy.md); `--server asgi` measures uvicorn (the ASGI server) instead. C client threads (default 4: "4 concurrent provider connections", each a keep-alive
 HTTP connection) each loop: a signed bet, then its signed win (closing the round), for
 different players, for --seconds. Beside it, in the same run and at the same concurrency,
 the same threads call GET /healthz: the baseline of the stack (HTTP, ASGI, Django middleware)
@@ -13,7 +14,8 @@ aggregators' target: p95 < 40 ms, p99 < 60 ms). Then checks correctness: every a
 bet and win is one ledger transaction, balances match, the reconciliation checks find nothing.
 
     DJANGO_SETTINGS_MODULE=config.settings.dev .venv/bin/python bench/seamless_wallet.py \
-        [--concurrency 4] [--seconds 20] [--players 64] [--provider sandbox|hub88]
+        [--concurrency 4] [--seconds 20] [--players 64] [--provider sandbox|hub88] \
+        [--server gunicorn|asgi] [--workers 2]
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
+# _setup first: it puts the project root ahead of bench/ (bench/http.py would shadow http).
 from _setup import ROOT, bench_database, drop_database
+
+# isort: split
+import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -169,6 +174,8 @@ def main() -> None:
     ap.add_argument("--players", type=int, default=64)
     ap.add_argument("--provider", choices=["sandbox", "hub88"], default="sandbox")
     ap.add_argument("--port", type=int, default=18517)
+    ap.add_argument("--server", choices=["gunicorn", "asgi"], default="gunicorn")
+    ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
 
     url = bench_database(DB)
@@ -201,10 +208,16 @@ def main() -> None:
         if args.provider == "hub88":
             env["CASINO_HUB88_PUBLIC_KEY"] = signer.public_pem
         base = f"http://127.0.0.1:{args.port}"
-        proc = subprocess.Popen(
-            [str(BIN / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1",
-             "--port", str(args.port), "--log-level", "warning", "--no-access-log"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if args.server == "gunicorn":
+            cmd = [str(BIN / "gunicorn"), "config.wsgi:application", "--bind",
+                   f"127.0.0.1:{args.port}", "--workers", str(args.workers), "--worker-class",
+                   "sync", "--timeout", "60", "--log-level", "warning"]
+        else:
+            cmd = [str(BIN / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1",
+                   "--port", str(args.port), "--workers", str(args.workers), "--log-level",
+                   "warning", "--no-access-log"]
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
         wait_healthy(base, proc)
         # Warm-up: first requests import and connect.
         drive(base, args.provider, signer, players, args.concurrency, 2.0, healthz=False)
@@ -218,7 +231,8 @@ def main() -> None:
         load_after = os.getloadavg()
 
         print(f"seamless wallet, provider {args.provider}, {args.concurrency} concurrent "
-              f"connections, one uvicorn process, {os.cpu_count()} CPUs")
+              f"connections, {args.server} with {args.workers} worker processes, "
+              f"{os.cpu_count()} CPUs")
         print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} "
               f"(1 min; the machine is shared)")
         print(summary("healthz", h_lat["healthz"], args.seconds / 2))

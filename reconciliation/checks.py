@@ -148,7 +148,8 @@ def check_single_posting() -> list[Finding]:
                   "AND t.reverses_id IS NULL")
     for ref, ids in _rows(
         "SELECT external_reference, array_agg(id ORDER BY id) FROM wallet_transaction t "
-        "WHERE external_reference <> '' AND kind IN ('deposit', 'withdrawal_paid') AND "
+        "WHERE external_reference <> '' AND kind IN ('deposit', 'withdrawal_paid', 'casino_bet', "
+        "'casino_win') AND "
         + unreversed + " GROUP BY external_reference HAVING count(*) > 1"
     ):
         out.append(Finding(K.DUPLICATE_PROVIDER_TXN, f"duplicate_provider_txn:ledger:{ref}",

@@ -213,3 +213,15 @@ def test_parallel_bets_against_the_balance(provider):
     assert casino_ledger(user, "casino_bet") == 3
     assert ProviderTransaction.objects.filter(player=user).count() == 3
     assert_ledger_reconciles()
+
+
+def test_parallel_retries_of_one_bet_debit_once(provider, funded):
+    p = launch(funded, provider.name)
+    bet, rnd = uid("bet"), uid("round")
+    answers = run_parallel([lambda: provider.bet(p, bet, rnd, 700) for _ in range(6)])
+    assert not [a for a in answers if isinstance(a, Exception)], answers
+    assert all(a.ok for a in answers), answers
+    assert {a.balance for a in answers} == {9_300}  # every retry gets the original answer
+    assert cash(funded) == 9_300
+    assert casino_ledger(funded, "casino_bet") == 1
+    assert_ledger_reconciles()
