@@ -86,7 +86,7 @@ def line_chart(series: list[Series], *, start: datetime, end: datetime, bucket: 
     def sy(v: float) -> float:
         return TOP + plot_h - v / top * plot_h
 
-    parts = [f'<svg class="chart" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
+    parts = [f'<svg class="ops-chart" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
              f'font-family="system-ui, sans-serif" font-size="11">']
     for v in ticks:
         y = sy(v)
