@@ -29,3 +29,15 @@ class InvalidAdjustment(DomainError):
     code = "invalid_amount"
     status_code = 400
     default_detail = "The adjustment amount must be non-zero and within the allowed limit."
+
+
+class NoteInvalid(DomainError):
+    code = "note_invalid"
+    status_code = 400
+    default_detail = "A note needs between 1 and 4000 characters."
+
+
+class NotAPlayer(DomainError):
+    code = "not_a_player"
+    status_code = 404
+    default_detail = "No such player."

@@ -60,3 +60,11 @@ class AuditExportForm(forms.Form):
         if cleaned.get("since") and cleaned.get("until") and cleaned["since"] >= cleaned["until"]:
             raise forms.ValidationError("The period is empty.")
         return cleaned
+
+
+class PlayerNoteForm(forms.Form):
+    body = forms.CharField(
+        label="Add a note", max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What the player said, what you did, "
+                                                               "ticket number. Notes cannot be edited."}),
+    )

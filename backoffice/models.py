@@ -133,3 +133,25 @@ class AuditExport(models.Model):
 
     def __str__(self) -> str:
         return f"Audit export #{self.pk} ({self.format})"
+
+
+class PlayerNote(models.Model):
+    """An internal note on a player by a staff member. Append-only (a trigger refuses UPDATE
+    and DELETE): a wrong note is corrected by a later note, never edited away."""
+
+    player = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff_notes"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["player", "-created_at"], name="playernote_player_created")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(body=""), name="playernote_body_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Note #{self.pk} on player {self.player_id}"

@@ -25,6 +25,7 @@ _PLAYER_READ = [
     ("wallet", "deposit", VIEW),
     ("wallet", "withdrawal", VIEW),
     ("backoffice", "manualadjustment", VIEW),
+    ("backoffice", "playernote", ("view", "add")),
 ]
 
 # (app_label, model name or "*", actions) and backoffice action permission codenames.

@@ -1,31 +1,44 @@
-"""Reads for the backoffice pages: player search, the one-page player view, the dashboard."""
+"""Reads for the player pages: search by anything a player could quote, the summary a support
+agent needs in the first minutes of a call, and one merged activity timeline.
+
+Every read here is bounded (a fixed number of newest rows per source, through indexes on
+the player column), so the page costs the same for a player with ten entries or a million.
+"""
 
 from __future__ import annotations
 
+import heapq
 import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.apps import apps
+from axes.models import AccessLog
 from django.contrib import admin
-from django.db.models import Q
+from django.db.models import Count, Q, Sum
 from django.urls import NoReverseMatch, reverse
 
-from common.money import format_amount
+from betting.models import Bet, BetStatus
+from common.display import money, odds, person
+from kyc.models import AMLProfile, AMLStatus, KYCApplication, KYCStatus
+from sessions.models import GameRound, GameSession, RoundStatus, SessionStatus
 from users.models import User
 from wallet.models import (
+    OPEN_WITHDRAWAL_STATUSES,
+    Account,
     Deposit,
     Entry,
     ProviderCallback,
+    Transaction,
     Withdrawal,
 )
 from wallet.selectors import wallet_list
 
 from .audit import historical_sources
-from .models import ManualAdjustment
+from .models import AdjustmentStatus, ManualAdjustment, PlayerNote
 
-# Apps whose player-linked rows appear on the player page (models with a `player` FK).
-PLAYER_SECTION_APPS = ["kyc", "betting", "game_sessions", "reconciliation"]
-SECTION_ROWS = 25
+TIMELINE_LIMIT = 100
+OPEN_ROWS = 10
 
 
 def _as_uuid(raw: str) -> uuid.UUID | None:
@@ -35,175 +48,321 @@ def _as_uuid(raw: str) -> uuid.UUID | None:
         return None
 
 
-def player_search(*, q: str, limit: int = 50) -> list[User]:
-    """Players matching an id, username, email, withdrawal/deposit id or provider txn id."""
-    q = q.strip()
-    if not q:
+@dataclass(frozen=True)
+class SearchMatch:
+    player: User
+    matched: str  # what the query was: "email", "withdrawal 3f2c...", "ledger transaction 42"
+
+
+def player_search_matches(*, q: str, limit: int = 50) -> list[SearchMatch]:
+    """Players matching what a player could quote on a call: username, email, name, player
+    id, a deposit / withdrawal / bet / game session / round / KYC application id, a ledger
+    transaction id or reference, a provider transaction id. Staff are never returned."""
+    q = (q or "").strip()
+    if not q or "\x00" in q:
         return []
+    found: OrderedDict[int, str] = OrderedDict()
+
+    def add(ids, why: str) -> None:
+        for pk in ids:
+            found.setdefault(pk, why)
+
     players = User.objects.filter(is_staff=False)
-    ids: set[int] = set()
     if q.isdigit():
-        ids |= set(players.filter(pk=int(q)).values_list("pk", flat=True))
+        add(players.filter(pk=int(q)).values_list("pk", flat=True), "player id")
+        add(Account.objects.filter(entries__transaction_id=int(q), owner__isnull=False)
+            .values_list("owner_id", flat=True).distinct(), f"ledger transaction {q}")
     as_uuid = _as_uuid(q)
     if as_uuid is not None:
-        ids |= set(Withdrawal.objects.filter(pk=as_uuid).values_list("player_id", flat=True))
-        ids |= set(Deposit.objects.filter(pk=as_uuid).values_list("player_id", flat=True))
-    ids |= set(Withdrawal.objects.filter(provider_transaction_id=q).values_list("player_id", flat=True))
-    ids |= set(Deposit.objects.filter(provider_transaction_id=q).values_list("player_id", flat=True))
-    # A callback that named our payment by reference, found by the provider's id.
-    for ref in ProviderCallback.objects.filter(provider_transaction_id=q).values_list("reference", flat=True):
+        for model, label in ((Withdrawal, "withdrawal"), (Deposit, "deposit"), (Bet, "bet"),
+                             (GameSession, "game session"), (KYCApplication, "KYC application")):
+            add(model.objects.filter(pk=as_uuid).values_list("player_id", flat=True),
+                f"{label} {q}")
+        add(GameRound.objects.filter(Q(pk=as_uuid) | Q(client_round_id=as_uuid))
+            .values_list("player_id", flat=True), f"game round {q}")
+    for model, label in ((Withdrawal, "withdrawal"), (Deposit, "deposit")):
+        add(model.objects.filter(provider_transaction_id=q).values_list("player_id", flat=True),
+            f"{label} provider transaction {q}")
+    # A provider callback that named our payment by reference, found by the provider's id.
+    for ref in ProviderCallback.objects.filter(provider_transaction_id=q).values_list(
+            "reference", flat=True)[:limit]:
         ref_uuid = _as_uuid(ref)
         if ref_uuid is not None:
-            ids |= set(Withdrawal.objects.filter(pk=ref_uuid).values_list("player_id", flat=True))
-            ids |= set(Deposit.objects.filter(pk=ref_uuid).values_list("player_id", flat=True))
-    text = players.filter(Q(username__iexact=q) | Q(email__iexact=q) | Q(username__istartswith=q)
-                          | Q(email__istartswith=q)).values_list("pk", flat=True)[:limit]
-    ids |= set(text)
-    return list(players.filter(pk__in=ids).order_by("username")[:limit])
+            add(Withdrawal.objects.filter(pk=ref_uuid).values_list("player_id", flat=True),
+                f"provider callback {q}")
+            add(Deposit.objects.filter(pk=ref_uuid).values_list("player_id", flat=True),
+                f"provider callback {q}")
+    txn_ids = Transaction.objects.filter(reference=q).values_list("pk", flat=True)[:limit]
+    add(Account.objects.filter(entries__transaction_id__in=list(txn_ids), owner__isnull=False)
+        .values_list("owner_id", flat=True).distinct(), f"ledger reference {q}")
+    add(players.filter(email__iexact=q).values_list("pk", flat=True), "email")
+    add(players.filter(username__iexact=q).values_list("pk", flat=True), "username")
+    if len(q) >= 2:
+        parts = q.split()
+        name = Q(first_name__iexact=parts[0], last_name__iexact=parts[-1]) if len(parts) > 1 \
+            else Q(last_name__iexact=q)
+        add(players.filter(name).values_list("pk", flat=True)[:limit], "name")
+        add(players.filter(Q(username__istartswith=q) | Q(email__istartswith=q))
+            .order_by("username").values_list("pk", flat=True)[:limit], "starts with")
+    by_id = players.in_bulk(list(found)[:limit])
+    return [SearchMatch(player=by_id[pk], matched=why) for pk, why in found.items() if pk in by_id]
 
 
-def _admin_url(obj) -> str | None:
-    opts = obj._meta
-    if not admin.site.is_registered(type(obj)):
+def player_search(*, q: str, limit: int = 50) -> list[User]:
+    """The players of `player_search_matches`, ordered by username."""
+    return sorted((m.player for m in player_search_matches(q=q, limit=limit)),
+                  key=lambda p: p.username)
+
+
+def admin_change_url(obj) -> str | None:
+    if obj is None or not admin.site.is_registered(type(obj)):
         return None
+    opts = obj._meta
     try:
         return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
     except NoReverseMatch:
         return None
 
 
-def _display(obj, field) -> str:
-    value = getattr(obj, field.attname)
-    if value is None:
-        return ""
-    currency = getattr(obj, "currency", None)
-    if currency and field.get_internal_type() == "BigIntegerField" and field.name not in ("id",):
+def _change_url(model, pk) -> str | None:
+    if not admin.site.is_registered(model):
+        return None
+    opts = model._meta
+    try:
+        return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[pk])
+    except NoReverseMatch:
+        return None
+
+
+# --- summary -----------------------------------------------------------------------------
+
+@dataclass
+class Flag:
+    level: str  # "bad" | "warn" | "info"
+    text: str
+    url: str | None = None
+
+
+def player_summary(*, player: User, viewer) -> dict:
+    """The header of the player page: balances in major units, KYC and AML, the live game
+    session, open bets, rounds and withdrawals, and what restricts the player."""
+    balances = [
+        {"currency": w["currency"], "available": money(w["available"], w["currency"]),
+         "reserved": money(w["reserved"], w["currency"]), "bonus": money(w["bonus"], w["currency"])}
+        for w in wallet_list(player=player)
+    ]
+    kyc = KYCApplication.objects.filter(player=player).order_by("-created_at").first()
+    aml = AMLProfile.objects.filter(player=player).select_related("changed_by").first()
+    aml_status = aml.status if aml else AMLStatus.CLEAR
+    live = (GameSession.objects.filter(player=player, status=SessionStatus.LIVE)
+            .order_by("-started_at").first())
+    force_close_url = None
+    if live is not None and viewer.has_perm("backoffice.force_close_session"):
         try:
-            return format_amount(value, currency)
-        except Exception:  # an unknown currency code must not break the page
-            return str(value)
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)
-
-
-def _player_column(model) -> str | None:
-    """The column of `model` that holds a player's id: a `player` FK or a plain player_id."""
-    for field in model._meta.concrete_fields:
-        if field.name == "player" and field.is_relation and field.related_model is User:
-            return field.attname
-        if field.attname == "player_id" and not field.is_relation:
-            return "player_id"
-    return None
-
-
-def _section(model, column: str, player: User) -> dict:
-    """Latest rows of `model` linked to the player, with its most telling columns."""
-    wanted = []
-    for field in model._meta.concrete_fields:
-        if field.attname == column or field.get_internal_type() in ("TextField", "JSONField",
-                                                                      "FileField"):
-            continue
-        if "hash" in field.name or "secret" in field.name or "token" in field.name:
-            continue
-        wanted.append(field)
-    wanted = wanted[:9]
-    rows = []
-    for obj in model._default_manager.filter(**{column: player.pk}).order_by("-pk")[:SECTION_ROWS]:
-        rows.append({"url": _admin_url(obj), "cells": [_display(obj, f) for f in wanted]})
+            force_close_url = reverse("admin:game_sessions_gamesession_transition",
+                                      args=[live.pk, "force_close"])
+        except NoReverseMatch:
+            force_close_url = None
+    open_rounds = list(GameRound.objects.filter(player=player, status=RoundStatus.OPEN)
+                       .order_by("-opened_at")[:OPEN_ROWS])
+    open_bets_qs = Bet.objects.filter(player=player, status=BetStatus.OPEN)
+    open_bets = list(open_bets_qs.order_by("-created_at")[:OPEN_ROWS])
+    open_bet_totals = [
+        {"currency": r["currency"], "count": r["n"], "stake": money(r["stake"], r["currency"])}
+        for r in open_bets_qs.values("currency").annotate(n=Count("pk"), stake=Sum("stake"))
+        .order_by("currency")
+    ]
+    withdrawals = list(Withdrawal.objects.filter(player=player,
+                                                 status__in=OPEN_WITHDRAWAL_STATUSES)
+                       .order_by("-created_at")[:OPEN_ROWS])
+    flags: list[Flag] = []
+    if not player.is_active:
+        flags.append(Flag("bad", "Account deactivated: the player cannot log in."))
+    if aml_status == AMLStatus.BLOCKED:
+        flags.append(Flag("bad", f"AML blocked: no deposits, withdrawals or bets. {aml.reason}".strip(),
+                          _change_url(AMLProfile, player.pk)))
+    elif aml_status == AMLStatus.REVIEW:
+        flags.append(Flag("warn", f"AML review: {aml.reason}".strip(),
+                          _change_url(AMLProfile, player.pk)))
+    if kyc is None or kyc.status != KYCStatus.APPROVED:
+        flags.append(Flag("warn", "KYC not approved: withdrawals need an approved KYC application.",
+                          admin_change_url(kyc)))
+    pending_adjustments = ManualAdjustment.objects.filter(
+        player=player, status=AdjustmentStatus.PROPOSED).count()
+    if pending_adjustments:
+        flags.append(Flag("info", f"{pending_adjustments} manual adjustment(s) awaiting approval."))
     return {
-        "key": model._meta.label_lower,
-        "title": str(model._meta.verbose_name_plural).capitalize(),
-        "columns": [f.verbose_name for f in wanted],
-        "rows": rows,
+        "balances": balances,
+        "kyc": kyc,
+        "kyc_url": admin_change_url(kyc),
+        "aml_status": aml_status,
+        "aml": aml,
+        "live_session": live,
+        "live_session_url": admin_change_url(live),
+        "force_close_url": force_close_url,
+        "open_rounds": [{"round": r, "stake": money(r.stake, r.currency),
+                         "url": admin_change_url(r)} for r in open_rounds],
+        "open_bets": [{"bet": b, "stake": money(b.stake, b.currency), "odds": odds(b.accepted_odds),
+                       "url": admin_change_url(b)} for b in open_bets],
+        "open_bet_totals": open_bet_totals,
+        "open_withdrawals": [{"withdrawal": w, "amount": money(w.amount, w.currency),
+                              "url": admin_change_url(w)} for w in withdrawals],
+        "flags": flags,
     }
 
 
-def player_sections(player: User) -> list[dict]:
-    sections = []
-    for label in PLAYER_SECTION_APPS:
-        try:
-            config = apps.get_app_config(label)
-        except LookupError:
+# --- timeline ----------------------------------------------------------------------------
+
+@dataclass(order=True)
+class TimelineEvent:
+    at: datetime
+    source: str = field(compare=False)  # ledger, deposit, withdrawal, bet, round, session, ...
+    title: str = field(compare=False)
+    detail: str = field(compare=False, default="")
+    amount: str = field(compare=False, default="")
+    actor: str = field(compare=False, default="")
+    channel: str = field(compare=False, default="")
+    url: str | None = field(compare=False, default=None)
+
+
+SOURCE_LABELS = {
+    "wallet.deposit": "deposit",
+    "wallet.withdrawal": "withdrawal",
+    "betting.bet": "bet",
+    "game_sessions.gamesession": "session",
+    "game_sessions.gameround": "round",
+    "kyc.kycapplication": "kyc",
+    "kyc.amlprofile": "aml",
+    "backoffice.manualadjustment": "staff",
+}
+# Amount columns per history source: (amount field, label) in the order they matter.
+_AMOUNT_FIELDS = ("amount", "stake")
+
+
+def _channel_of(rec) -> str:
+    return str(getattr(rec, "history_channel", "") or getattr(rec, "channel", "") or "")
+
+
+def _history_events(player: User, limit: int, before: datetime | None) -> list[TimelineEvent]:
+    events: list[TimelineEvent] = []
+    for model, history, player_field, status_field in historical_sources():
+        label = model._meta.label_lower
+        if player_field is None or label.startswith("reconciliation."):
             continue
-        for model in config.get_models():
-            column = _player_column(model)
-            if column is None or model._meta.pk.attname == column:
-                continue  # one-row-per-player models are shown as status fields
-            if label == "reconciliation" and model._meta.model_name not in (
-                    "discrepancy", "playersummary"):
-                continue
-            sections.append(_section(model, column, player))
-    return sections
+        qs = history.objects.filter(**{player_field: player.pk})
+        if before is not None:
+            qs = qs.filter(history_date__lt=before)
+        records = list(qs.select_related("history_user").order_by("-history_date")[:limit])
+        pk_name = model._meta.pk.attname
+        # Oldest first, to see what each record changed against the previous one.
+        last_status: dict = {}
+        source = SOURCE_LABELS.get(label, model._meta.model_name)
+        name = str(model._meta.verbose_name).capitalize()
+        for rec in reversed(records):
+            obj_pk = getattr(rec, pk_name)
+            status = getattr(rec, status_field, "") if status_field else ""
+            previous = last_status.get(obj_pk)
+            last_status[obj_pk] = status
+            if rec.history_type == "~" and previous is not None and previous == status:
+                continue  # a change of some other column: the state did not move
+            if rec.history_type == "+":
+                title = f"{name} created" + (f" ({status})" if status else "")
+            elif rec.history_type == "-":
+                title = f"{name} deleted"
+            else:
+                title = f"{name} {status}".replace("_", " ") if status else f"{name} changed"
+            currency = getattr(rec, "currency", None)
+            amount_field = next((f for f in _AMOUNT_FIELDS if hasattr(rec, f)), None)
+            amount = money(getattr(rec, amount_field), currency) if amount_field and currency \
+                else ""
+            detail = rec.history_change_reason or ""
+            payout = getattr(rec, "payout", None)
+            if payout and currency and status not in ("open", ""):
+                detail = f"payout {money(payout, currency)}" + (f" · {detail}" if detail else "")
+            accepted = getattr(rec, "accepted_odds", None)
+            if accepted is not None and rec.history_type == "+":
+                detail = f"at odds {odds(accepted)}" + (f" · {detail}" if detail else "")
+            events.append(TimelineEvent(
+                at=rec.history_date, source=source, title=title, detail=detail, amount=amount,
+                actor=person(rec.history_user), channel=_channel_of(rec),
+                url=_change_url(model, obj_pk)))
+    return events
 
 
-def player_status_fields(player: User) -> list[tuple[str, str]]:
-    """KYC / AML status-like fields held by one-per-player rows of other apps (e.g. kyc)."""
+def _ledger_events(player: User, limit: int, before: datetime | None) -> list[TimelineEvent]:
+    accounts = list(Account.objects.filter(owner=player).values_list("pk", flat=True))
+    if not accounts:
+        return []
+    qs = Entry.objects.filter(account_id__in=accounts)
+    if before is not None:
+        qs = qs.filter(created_at__lt=before)
+    entries = list(qs.select_related("transaction", "transaction__created_by", "account")
+                   .order_by("-id")[:limit])
+    by_txn: OrderedDict[int, list[Entry]] = OrderedDict()
+    for entry in entries:
+        by_txn.setdefault(entry.transaction_id, []).append(entry)
+    events = []
+    for txn_id, rows in by_txn.items():
+        txn = rows[0].transaction
+        parts = [f"{e.account.kind} {money(e.amount, e.currency, signed=True)}"
+                 for e in sorted(rows, key=lambda e: e.account.kind)]
+        cash = [e for e in rows if e.account.kind == "cash"]
+        after = f" · cash balance {money(cash[0].balance_after, cash[0].currency)}" \
+            if cash and cash[0].balance_after is not None else ""
+        detail = ", ".join(parts) + after + (f" · {txn.reason}" if txn.reason else "")
+        total = sum(e.amount for e in rows if e.account.kind in ("cash", "bonus"))
+        events.append(TimelineEvent(
+            at=txn.created_at, source="ledger",
+            title=txn.get_kind_display(),
+            detail=detail, amount=money(total, rows[0].currency, signed=True) if total else "",
+            actor=person(txn.created_by) if txn.created_by_id else "",
+            url=_change_url(Transaction, txn_id)))
+    return events
+
+
+def _note_events(player: User, limit: int, before: datetime | None) -> list[TimelineEvent]:
+    qs = PlayerNote.objects.filter(player=player)
+    if before is not None:
+        qs = qs.filter(created_at__lt=before)
+    return [TimelineEvent(at=n.created_at, source="note", title="Internal note", detail=n.body,
+                          actor=person(n.author), channel="admin", url=None)
+            for n in qs.select_related("author").order_by("-created_at")[:limit]]
+
+
+def _login_events(player: User, limit: int, before: datetime | None) -> list[TimelineEvent]:
+    qs = AccessLog.objects.filter(username=player.username)
+    if before is not None:
+        qs = qs.filter(attempt_time__lt=before)
+    events = []
+    for log in qs.order_by("-attempt_time")[:limit]:
+        channel = "API" if (log.path_info or "").startswith("/api/") else "web"
+        events.append(TimelineEvent(
+            at=log.attempt_time, source="login", title="Logged in",
+            detail=f"from {log.ip_address or 'unknown address'} · {(log.user_agent or '')[:80]}",
+            actor=player.username, channel=channel, url=None))
+    return events
+
+
+def player_timeline(*, player: User, limit: int = TIMELINE_LIMIT,
+                    before: datetime | None = None) -> list[TimelineEvent]:
+    """Everything that happened to a player, newest first, at most `limit` events: ledger
+    movements, deposits, withdrawals, bets, rounds, sessions, KYC, AML, staff decisions and
+    notes, logins; each with who did it and a link to the record."""
+    sources = [
+        _ledger_events(player, limit, before),
+        _history_events(player, limit, before),
+        _note_events(player, limit, before),
+        _login_events(player, limit, before),
+    ]
+    merged = heapq.merge(*(sorted(s, reverse=True) for s in sources), reverse=True)
     out = []
-    for label in ("kyc",):
-        try:
-            config = apps.get_app_config(label)
-        except LookupError:
-            continue
-        for model in config.get_models():
-            for field in model._meta.fields:
-                if field.is_relation and field.related_model is User and field.name in ("player", "user") \
-                        and (field.one_to_one or getattr(field, "unique", False)):
-                    obj = model._default_manager.filter(**{field.name: player}).first()
-                    for f in model._meta.fields:
-                        if f.name.endswith("status"):
-                            out.append((f"{model._meta.verbose_name} {f.name}".replace("_", " "),
-                                        getattr(obj, f.name, "") if obj else "none"))
-        # Latest application status, when applications are per player and not unique.
+    for event in merged:
+        out.append(event)
+        if len(out) >= limit:
+            break
     return out
 
 
-def player_history(player: User, *, limit: int = 50) -> list[dict]:
-    rows = []
-    for model, history, player_field, status_field in historical_sources():
-        if player_field is None:
-            continue
-        qs = history.objects.filter(**{player_field: player.pk}).select_related(
-            "history_user").order_by("-history_date")[:limit]
-        for rec in qs:
-            rows.append({
-                "at": rec.history_date, "what": f"{model._meta.verbose_name} {getattr(rec, model._meta.pk.attname)}",
-                "status": getattr(rec, status_field, "") if status_field else "",
-                "type": {"+": "created", "~": "changed", "-": "deleted"}[rec.history_type],
-                "who": rec.history_user.username if rec.history_user else "system",
-                "why": rec.history_change_reason or "",
-            })
-    rows.sort(key=lambda r: r["at"], reverse=True)
-    return rows[:limit]
-
-
-def player_overview(*, player: User) -> dict:
-    """Everything about one player, for the one-page view."""
-    entries = (
-        Entry.objects.filter(account__owner=player)
-        .select_related("transaction", "account", "transaction__created_by")
-        .order_by("-id")[:50]
-    )
-    return {
-        "player": player,
-        "balances": [
-            {**w, **{k: format_amount(w[k], w["currency"]) for k in ("available", "reserved", "bonus")}}
-            for w in wallet_list(player=player)
-        ],
-        "status_fields": player_status_fields(player),
-        "entries": [
-            {"id": e.pk, "at": e.created_at, "kind": e.transaction.kind, "account": e.account.kind,
-             "amount": format_amount(e.amount, e.currency), "currency": e.currency,
-             "balance_after": format_amount(e.balance_after or 0, e.currency),
-             "reference": e.transaction.reference, "txn": e.transaction_id,
-             "by": e.transaction.created_by.username if e.transaction.created_by else "",
-             "reason": e.transaction.reason}
-            for e in entries
-        ],
-        "withdrawals": list(Withdrawal.objects.filter(player=player).order_by("-created_at")[:SECTION_ROWS]),
-        "deposits": list(Deposit.objects.filter(player=player).order_by("-created_at")[:SECTION_ROWS]),
-        "adjustments": list(ManualAdjustment.objects.filter(player=player)
-                            .select_related("proposed_by", "decided_by")[:SECTION_ROWS]),
-        "sections": player_sections(player),
-        "history": player_history(player),
-    }
+def player_notes(*, player: User, limit: int = 50) -> list[PlayerNote]:
+    return list(PlayerNote.objects.filter(player=player).select_related("author")
+                .order_by("-created_at", "-id")[:limit])

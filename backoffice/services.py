@@ -19,11 +19,13 @@ from wallet.models import AccountKind, TransactionKind
 from .errors import (
     AdjustmentNotPending,
     InvalidAdjustment,
+    NotAPlayer,
+    NoteInvalid,
     ReasonRequired,
     RoleRequired,
     SelfApprovalRefused,
 )
-from .models import AuditExport, ManualAdjustment
+from .models import AuditExport, ManualAdjustment, PlayerNote
 
 
 def require_permission(user, codename: str) -> None:
@@ -140,3 +142,18 @@ def audit_export_finish(*, export_id: int, row_count: int, byte_count: int, sha2
         AuditExport.objects.filter(pk=export_id, completed_at__isnull=True).update(
             row_count=row_count, byte_count=byte_count, sha256=sha256, completed_at=now
         )
+
+
+NOTE_MAX_LENGTH = 4000
+
+
+def player_note_add(*, player_id: int, author, body: str, now: datetime) -> PlayerNote:
+    """Append an internal note to a player. Raises NoteInvalid, NotAPlayer."""
+    body = (body or "").strip()
+    if not body or len(body) > NOTE_MAX_LENGTH or "\x00" in body:
+        raise NoteInvalid()
+    with transaction.atomic(durable=True):
+        if not User.objects.filter(pk=player_id, is_staff=False).exists():
+            raise NotAPlayer()
+        return PlayerNote.objects.create(player_id=player_id, author=author, body=body,
+                                         created_at=now)

@@ -15,6 +15,8 @@ def _staff(view):
 urlpatterns = [
     path("players/", _staff(views.player_search_view), name="player_search"),
     path("players/<int:player_id>/", _staff(views.player_detail_view), name="player_detail"),
+    path("players/<int:player_id>/notes/", _staff(views.player_note_add_view),
+         name="player_note_add"),
     path("dashboard/", _staff(views.dashboard_view), name="dashboard"),
     path("audit-export/", _staff(views.audit_export_view), name="audit_export"),
 ]

@@ -37,3 +37,6 @@ urlpatterns = [
     path("", include("reconciliation.urls")),
     path("", include("django_prometheus.urls")),
 ]
+
+# Admin refusals name the permission and the roles that hold it (backoffice.views).
+handler403 = "backoffice.views.permission_denied_view"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.signals import user_logged_in
 from django.db import IntegrityError, transaction
 from rest_framework.authtoken.models import Token
 
@@ -43,5 +44,8 @@ def token_issue(*, username: str, password: str, request=None) -> str:
     user = authenticate(request, username=username, password=password)
     if user is None or not user.is_active:
         raise InvalidCredentials()
+    # A token is a login: Django records last_login and django-axes an access log row
+    # (what the player page shows as "Logged in ... via API").
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
     token, _ = Token.objects.get_or_create(user=user)
     return token.key

@@ -4,14 +4,36 @@
  * only component data. The components the theme's templates name are registered here. */
 "use strict";
 
+// The few expressions of unfold's templates that read browser globals (the CSP build refuses
+// `window`), by attribute and exact text, and the component method that does the same.
+// alpine:init runs before Alpine walks the page, so the rewritten attributes are the ones
+// it evaluates. A changed unfold template no longer matches and the browser tests, which
+// fail on any Alpine error, say so.
+var CSP_REWRITES = [
+  ["x-bind:action",
+   "activeTab && activeTab !== 'general' ? window.location.pathname + window.location.search + '#' + activeTab : window.location.pathname + window.location.search",
+   "formAction"],
+  ["x-on:click",
+   "sidebarDesktopOpen = !sidebarDesktopOpen; localStorage.setItem('sidebarDesktopOpen', sidebarDesktopOpen ? '1' : '0');",
+   "toggleSidebarDesktop"],
+];
+
+function rewriteForCsp() {
+  CSP_REWRITES.forEach(function (rule) {
+    document.querySelectorAll("[" + rule[0].replace(":", "\\:") + "]").forEach(function (el) {
+      if (el.getAttribute(rule[0]).trim() === rule[1]) { el.setAttribute(rule[0], rule[2]); }
+    });
+  });
+}
+
 document.addEventListener("alpine:init", function () {
   var Alpine = window.Alpine;
+  rewriteForCsp();
 
   // The <html> root component (unfold's app.js `theme`), with the few browser globals the
   // theme's inline expressions use: every component below it can resolve them.
   Alpine.data("theme", function (defaultTheme) {
     var data = window.theme(defaultTheme);
-    data.window = window;
     data.localStorage = window.localStorage;
     return data;
   });
@@ -28,6 +50,11 @@ document.addEventListener("alpine:init", function () {
       activeTab: defaultTab || "",
       sidebarMobileOpen: false,
       sidebarDesktopOpen: stored !== null ? stored === "1" : true,
+      formAction: function () {
+        var here = window.location.pathname + window.location.search;
+        return this.activeTab && this.activeTab !== "general" ? here + "#" + this.activeTab : here;
+      },
+      toggleSidebarDesktop: function () { this.sidebarDesktopOpen = !this.sidebarDesktopOpen; },
       init: function () {
         var current = typeof window.getCurrentTab === "function" ? window.getCurrentTab() : null;
         if (current) { this.activeTab = current; }
