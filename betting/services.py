@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django_fsm import can_proceed
 
 from common.gates import Operation, gates_check
+from common.history import save_with_history
 from common.money import format_amount
 from common.tasks import enqueue_on_commit
 from events.services import emit
@@ -149,8 +150,7 @@ def bet_place(
             player_id=player.pk, currency=currency, amount=stake, kind=TransactionKind.BET_STAKE,
             dedupe_key=f"bet:{bet.pk}:stake", reference=f"bet:{bet.pk}",
         )
-        bet._history_user = player
-        bet.save(force_insert=True)
+        save_with_history(bet, user=player, force_insert=True)
         placed = BetLeg.objects.bulk_create([
             BetLeg(
                 bet=bet, selection_id=row.selection_id, market_id=row.market_id,
@@ -208,14 +208,10 @@ def event_create(*, name: str, starts_at, markets: Sequence[MarketSpec], actor, 
                                   ("max_payout", spec.max_payout)) if v is not None
             }
             market = Market(event=event, name=spec.name, **limits)
-            market._history_user = actor
-            market._change_reason = reason or "created"
-            market.save()
+            save_with_history(market, user=actor, reason=reason or "created")
             for sel_spec in spec.selections:
                 selection = Selection(market=market, name=sel_spec.name, odds=sel_spec.odds)
-                selection._history_user = actor
-                selection._change_reason = reason or "created"
-                selection.save()
+                save_with_history(selection, user=actor, reason=reason or "created")
     return event
 
 
@@ -236,9 +232,8 @@ def selection_odds_update(*, selection_id: int, odds: Decimal, actor, reason: st
             return selection
         selection.odds = odds
         selection.odds_version += 1
-        selection._history_user = actor
-        selection._change_reason = reason or "odds update"
-        selection.save(update_fields=["odds", "odds_version", "updated_at"])
+        save_with_history(selection, user=actor, reason=reason or "odds update",
+                          update_fields=["odds", "odds_version", "updated_at"])
     return selection
 
 
@@ -257,9 +252,7 @@ def _market_transition(*, market_id: int, action: str, actor, reason: str) -> Ma
                 extra={"status": market.status},
             )
         method()
-        market._history_user = actor
-        market._change_reason = reason or action
-        market.save()
+        save_with_history(market, user=actor, reason=reason or action)
     return market
 
 
@@ -312,9 +305,7 @@ def market_settle(*, market_id: int, winning_selection_ids: Sequence[int] = (), 
             raise MarketStateConflict(extra={"status": market.status})
 
         if not same:
-            market._history_user = actor
-            market._change_reason = reason or ("void" if void else "settle")
-            market.save()
+            save_with_history(market, user=actor, reason=reason or ("void" if void else "settle"))
             MarketSettlement.objects.create(
                 market=market, version=market.settlement_version, void=void,
                 winning_selection_ids=winners, created_by=actor, reason=reason,

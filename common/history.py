@@ -13,10 +13,14 @@ class FSMHistoryBase(FSMModelMixin, models.Model):
         abstract = True
 
 
-def save_with_history(obj: models.Model, *, user=None, reason: str = "") -> None:
-    """Save a history-tracked model, recording who made the change and why."""
+def save_with_history(obj: models.Model, *, user=None, reason: str = "", **save_kwargs) -> None:
+    """Save a history-tracked model, recording who made the change and why.
+
+    `save_kwargs` go to `save()` (`force_insert`, `update_fields`). The one place that sets
+    django-simple-history's `_history_user` / `_change_reason`.
+    """
     if user is not None and getattr(user, "pk", None):
-        obj._history_user = user
+        obj._history_user = user  # type: ignore[attr-defined]
     if reason:
-        obj._change_reason = reason
-    obj.save()
+        obj._change_reason = reason  # type: ignore[attr-defined]
+    obj.save(**save_kwargs)
