@@ -41,3 +41,9 @@ class NotAPlayer(DomainError):
     code = "not_a_player"
     status_code = 404
     default_detail = "No such player."
+
+
+class CallbackNotReviewable(DomainError):
+    code = "invalid_state"
+    status_code = 409
+    default_detail = "This provider callback does not await review (not flagged, or resolved)."

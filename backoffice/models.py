@@ -155,3 +155,36 @@ class PlayerNote(models.Model):
 
     def __str__(self) -> str:
         return f"Note #{self.pk} on player {self.player_id}"
+
+
+class CallbackResolution(models.TextChoices):
+    NO_ACTION = "no_action"  # nothing is owed (e.g. a mismatch the provider corrected)
+    CREDIT_PROPOSED = "credit_proposed"  # money is due: a four-eyes adjustment carries it
+
+
+class CallbackReview(models.Model):
+    """A staff decision on a provider callback that needed review. Append-only: one per
+    callback (the callback table itself is append-only evidence and is never edited)."""
+
+    callback = models.OneToOneField("wallet.ProviderCallback", on_delete=models.PROTECT,
+                                    related_name="review")
+    resolution = models.CharField(max_length=24, choices=CallbackResolution.choices)
+    reason = models.TextField()
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="+")
+    reviewed_at = models.DateTimeField()
+    adjustment = models.OneToOneField(ManualAdjustment, null=True, blank=True,
+                                      on_delete=models.PROTECT, related_name="callback_review")
+
+    class Meta:
+        ordering = ["-reviewed_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(resolution="no_action", adjustment__isnull=True)
+                | Q(resolution="credit_proposed", adjustment__isnull=False),
+                name="callback_review_credit_has_adjustment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Review of callback {self.callback_id}: {self.resolution}"

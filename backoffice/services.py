@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django_fsm import can_proceed
 
@@ -14,10 +15,11 @@ from common.money import CURRENCIES, parse_amount
 from events.services import emit
 from users.models import User
 from wallet.ledger import Posting, ledger_post, player_accounts, system_account
-from wallet.models import AccountKind, TransactionKind
+from wallet.models import AccountKind, Deposit, ProviderCallback, TransactionKind, Withdrawal
 
 from .errors import (
     AdjustmentNotPending,
+    CallbackNotReviewable,
     InvalidAdjustment,
     NotAPlayer,
     NoteInvalid,
@@ -25,7 +27,7 @@ from .errors import (
     RoleRequired,
     SelfApprovalRefused,
 )
-from .models import AuditExport, ManualAdjustment, PlayerNote
+from .models import AuditExport, CallbackResolution, CallbackReview, ManualAdjustment, PlayerNote
 
 
 def require_permission(user, codename: str) -> None:
@@ -55,11 +57,17 @@ def adjustment_propose(*, player_id: int, currency: str, amount: int, reason: st
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0 or abs(amount) > limit:
         raise InvalidAdjustment()
     with transaction.atomic(durable=True):
-        if not User.objects.filter(pk=player_id, is_staff=False).exists():
-            raise NotFound("No such player.")
-        adjustment = ManualAdjustment(player_id=player_id, currency=currency, amount=amount,
-                                      reason=reason, proposed_by=actor, proposed_at=now)
-        save_with_history(adjustment, user=actor, reason=f"proposed: {reason}")
+        return _adjustment_create(player_id=player_id, currency=currency, amount=amount,
+                                  reason=reason, actor=actor, now=now)
+
+
+def _adjustment_create(*, player_id: int, currency: str, amount: int, reason: str, actor,
+                       now: datetime) -> ManualAdjustment:
+    if not User.objects.filter(pk=player_id, is_staff=False).exists():
+        raise NotFound("No such player.")
+    adjustment = ManualAdjustment(player_id=player_id, currency=currency, amount=amount,
+                                  reason=reason, proposed_by=actor, proposed_at=now)
+    save_with_history(adjustment, user=actor, reason=f"proposed: {reason}")
     return adjustment
 
 
@@ -157,3 +165,77 @@ def player_note_add(*, player_id: int, author, body: str, now: datetime) -> Play
             raise NotAPlayer()
         return PlayerNote.objects.create(player_id=player_id, author=author, body=body,
                                          created_at=now)
+
+
+# --- provider callbacks awaiting review -------------------------------------------------
+
+
+def _callback_player_id(callback: ProviderCallback) -> int | None:
+    for model in (Deposit, Withdrawal):
+        try:
+            player_id = (model.objects.filter(pk=callback.reference)
+                         .values_list("player_id", flat=True).first())
+        except (ValueError, DjangoValidationError):
+            return None
+        if player_id is not None:
+            return player_id
+    return None
+
+
+def callback_currency(*, callback_id: int) -> str:
+    """The currency of a provider callback (to parse a credit). Raises NotFound,
+    InvalidAdjustment."""
+    payload = ProviderCallback.objects.filter(pk=callback_id).values_list("payload", flat=True).first()
+    if payload is None:
+        raise NotFound("No such provider callback.")
+    currency = str(payload.get("currency", "")) if isinstance(payload, dict) else ""
+    if currency not in CURRENCIES:
+        raise InvalidAdjustment("The callback has no valid currency.", code="unknown_currency")
+    return currency
+
+
+def callback_review_resolve(*, callback_id: int, actor, reason: str, now: datetime,
+                            credit_amount: int | None = None,
+                            player_id: int | None = None) -> CallbackReview:
+    """Close a provider callback that needed review, with a reason; where money is due,
+    propose it as a four-eyes credit adjustment (a second staff member approves it).
+
+    `player_id` defaults to the owner of the callback's deposit or withdrawal. Raises
+    RoleRequired, ReasonRequired, NotFound, CallbackNotReviewable (not flagged, or already
+    resolved), InvalidAdjustment.
+    """
+    require_permission(actor, "propose_adjustment")
+    reason = _require_reason(reason)
+    with transaction.atomic(durable=True):
+        # The lock serializes two reviewers; the OneToOne index is the last line of defence.
+        callback = ProviderCallback.objects.select_for_update().filter(pk=callback_id).first()
+        if callback is None:
+            raise NotFound("No such provider callback.")
+        if not callback.needs_review or CallbackReview.objects.filter(callback=callback).exists():
+            raise CallbackNotReviewable()
+        adjustment = None
+        if credit_amount is not None:
+            currency = str(callback.payload.get("currency", ""))
+            if currency not in CURRENCIES:
+                raise InvalidAdjustment("The callback has no valid currency.", code="unknown_currency")
+            limit = parse_amount(settings.BACKOFFICE_ADJUSTMENT_MAX, currency)
+            if not isinstance(credit_amount, int) or not 0 < credit_amount <= limit:
+                raise InvalidAdjustment()
+            owner = player_id or _callback_player_id(callback)
+            if owner is None:
+                raise InvalidAdjustment("Name the player to credit.", code="player_required")
+            adjustment = _adjustment_create(
+                player_id=owner, currency=currency, amount=credit_amount, actor=actor, now=now,
+                reason=f"provider callback {callback.provider}:{callback.provider_transaction_id}"
+                       f" ({callback.outcome_code}): {reason}")
+        review = CallbackReview.objects.create(
+            callback=callback, reason=reason, reviewed_by=actor, reviewed_at=now,
+            resolution=(CallbackResolution.CREDIT_PROPOSED if adjustment
+                        else CallbackResolution.NO_ACTION),
+            adjustment=adjustment)
+        emit(topic="provider_callback.reviewed", aggregate_type="provider_callback",
+             aggregate_id=callback.pk,
+             payload={"callback_id": callback.pk, "resolution": review.resolution,
+                      "adjustment_id": getattr(adjustment, "pk", None),
+                      "occurred_at": now.isoformat()})
+    return review

@@ -29,11 +29,11 @@ def enqueue_on_commit(task, *args, **kwargs) -> None:
     """
 
     def _send() -> None:
-        target = current_app.tasks[task] if isinstance(task, str) else task
         try:
-            target.apply_async(args=args, kwargs=kwargs)
+            _resolve(task).apply_async(args=args, kwargs=kwargs)
         except Exception:  # noqa: BLE001 - broker down; the re-drive is the fallback
-            logger.warning("could not enqueue task after commit", extra={"task": target.name},
+            logger.warning("could not enqueue task after commit",
+                           extra={"task": task if isinstance(task, str) else task.name},
                            exc_info=True)
 
     transaction.on_commit(_send)
@@ -42,3 +42,12 @@ def enqueue_on_commit(task, *args, **kwargs) -> None:
 @shared_task(acks_late=True, soft_time_limit=280, time_limit=300)
 def idempotency_expire_task() -> int:
     return idempotency_records_expire(now=timezone.now(), ttl_hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+
+
+def _resolve(task):
+    if not isinstance(task, str):
+        return task
+    if task not in current_app.tasks:
+        # Outside a worker the apps' tasks modules are imported on first need.
+        current_app.loader.import_default_modules()
+    return current_app.tasks[task]

@@ -17,6 +17,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
 
+from common.models import IdempotencyRecord
 from events.models import OutboxEvent
 from wallet.models import OPEN_WITHDRAWAL_STATUSES
 
@@ -278,6 +279,7 @@ def check_stuck(*, now: datetime) -> list[Finding]:
         ):
             out.append(Finding(K.STALE_SESSION, f"stale_session:{pk}", f"session {pk}", currency,
                                player, detail={"last_heartbeat_at": beat.isoformat()}))
+    out += _stuck_work(now)
     # One finding per backlog (named by its oldest event), not one per event: an outage
     # can leave a million events unsent and they are one incident.
     row = _rows(
@@ -287,6 +289,58 @@ def check_stuck(*, now: datetime) -> list[Finding]:
         out.append(Finding(K.OUTBOX_UNSENT, f"outbox_unsent:{row[0]}",
                            f"{row[1]} outbox events unsent", actual=row[1],
                            detail={"oldest_event_id": row[0], "oldest_created_at": row[2].isoformat()}))
+    return out
+
+
+def _stuck_work(now: datetime) -> list[Finding]:
+    """Work whose task or request was lost: keys in progress, resulted markets with bets not
+    settled, approved withdrawals not sent, provider callbacks nobody reviewed."""
+    out: list[Finding] = []
+    for user_id, key, created in _rows(
+        f"SELECT user_id, key, created_at FROM {IdempotencyRecord._meta.db_table} "
+        "WHERE status = 'in_progress' AND created_at < %s ORDER BY created_at LIMIT %s",
+        [_ago(now, settings.STUCK_IDEMPOTENCY_KEY_S), MAX_FINDINGS_PER_CHECK],
+    ):
+        out.append(Finding(K.STUCK_IDEMPOTENCY_KEY, f"stuck_idempotency_key:{user_id}:{key}",
+                           f"idempotency key {key!r}", player_id=user_id,
+                           detail={"since": created.isoformat()}))
+    try:
+        markets = apps.get_model("betting", "Market")
+    except LookupError:
+        markets = None
+    if markets is not None:
+        for pk, open_bets, resulted in _rows(
+            "SELECT m.id, count(DISTINCT l.bet_id), max(s.created_at) FROM betting_market m "
+            "JOIN betting_betleg l ON l.market_id = m.id "
+            " AND l.settled_version < m.settlement_version "
+            "JOIN betting_marketsettlement s ON s.market_id = m.id "
+            "GROUP BY m.id HAVING max(s.created_at) < %s ORDER BY m.id LIMIT %s",
+            [_ago(now, settings.STUCK_MARKET_UNSETTLED_S), MAX_FINDINGS_PER_CHECK],
+        ):
+            out.append(Finding(K.UNSETTLED_MARKET, f"unsettled_market:{pk}", f"market {pk}",
+                               actual=open_bets, detail={"resulted_at": resulted.isoformat(),
+                                                         "bets_not_settled": open_bets}))
+    for pk, player, currency, amount, since in _rows(
+        "SELECT id, player_id, currency, amount, updated_at FROM wallet_withdrawal "
+        "WHERE status = 'approved' AND updated_at < %s ORDER BY updated_at LIMIT %s",
+        [_ago(now, settings.STUCK_WITHDRAWAL_APPROVED_S), MAX_FINDINGS_PER_CHECK],
+    ):
+        out.append(Finding(K.UNSENT_WITHDRAWAL, f"unsent_withdrawal:{pk}", f"withdrawal {pk}",
+                           currency, player, actual=amount, detail={"since": since.isoformat()}))
+    try:
+        reviews = apps.get_model("backoffice", "CallbackReview")._meta.db_table
+    except LookupError:
+        reviews = None
+    unreviewed = f"AND NOT EXISTS (SELECT 1 FROM {reviews} r WHERE r.callback_id = c.id) " if reviews else ""
+    for pk, provider, ptid, code, received in _rows(
+        "SELECT c.id, c.provider, c.provider_transaction_id, c.outcome_code, c.received_at "
+        f"FROM wallet_providercallback c WHERE c.needs_review {unreviewed}"
+        "AND c.received_at < %s ORDER BY c.id LIMIT %s",
+        [_ago(now, settings.STUCK_CALLBACK_REVIEW_S), MAX_FINDINGS_PER_CHECK],
+    ):
+        out.append(Finding(K.CALLBACK_AWAITING_REVIEW, f"callback_awaiting_review:{pk}",
+                           f"callback {provider}:{ptid}",
+                           detail={"code": code, "received_at": received.isoformat()}))
     return out
 
 

@@ -287,13 +287,18 @@ class ProviderCallback(models.Model):
     outcome_code = models.CharField(max_length=64, blank=True, default="")
     outcome_detail = models.TextField(blank=True, default="")
     needs_review = models.BooleanField(default=False, db_index=True)
+    # Refused for a reason that may pass (the target is not in the state yet): recorded, but
+    # the provider's retry is judged again instead of answered as a duplicate.
+    retryable = models.BooleanField(default=False)
     response_body = models.JSONField(default=dict)
     received_at = models.DateTimeField(db_default=Now(), db_index=True)
 
     class Meta:
         constraints = [
+            # One final outcome per provider transaction; retryable refusals may precede it.
             models.UniqueConstraint(
-                fields=["provider", "provider_transaction_id"], name="callback_unique_provider_txn"
+                fields=["provider", "provider_transaction_id"], condition=Q(retryable=False),
+                name="callback_unique_provider_txn"
             ),
         ]
 

@@ -340,8 +340,7 @@ def provider_callback_apply(*, provider: str, data: CallbackInput, payload: dict
     A repeat of (provider, provider_transaction_id) answers 200 with the original outcome.
     Amount or currency disagreeing with our record is refused and flagged for review.
     """
-    existing = ProviderCallback.objects.filter(
-        provider=provider, provider_transaction_id=data.provider_transaction_id).first()
+    existing = _final_callback(provider, data.provider_transaction_id)
     if existing:
         count_duplicate_callback(provider=provider)
         return _duplicate_body(existing)
@@ -352,8 +351,7 @@ def provider_callback_apply(*, provider: str, data: CallbackInput, payload: dict
         # A concurrent callback with the same provider transaction id committed first (the
         # UNIQUE index caught it, e.g. for an unknown reference, where there is no row to
         # lock). Ours rolled back whole: answer with the one that won.
-        existing = ProviderCallback.objects.filter(
-            provider=provider, provider_transaction_id=data.provider_transaction_id).first()
+        existing = _final_callback(provider, data.provider_transaction_id)
         if existing is None:
             raise
         count_duplicate_callback(provider=provider)
@@ -366,8 +364,7 @@ def _callback_apply_once(*, provider: str, data: CallbackInput, payload: dict,
     with transaction.atomic(durable=True):
         target = model.objects.select_for_update().filter(pk=_uuid_or_none(data.reference)).first()
         # Re-check under the lock: an identical callback may have committed while we waited.
-        existing = ProviderCallback.objects.filter(
-            provider=provider, provider_transaction_id=data.provider_transaction_id).first()
+        existing = _final_callback(provider, data.provider_transaction_id)
         if existing:
             count_duplicate_callback(provider=provider)
             return _duplicate_body(existing)
@@ -390,14 +387,28 @@ def _callback_apply_once(*, provider: str, data: CallbackInput, payload: dict,
             body["status"] = target.status
         else:
             body.update({"code": code, "detail": detail})
+        retryable = code == "not_ready"
+        if retryable:
+            body["retryable"] = True
         ProviderCallback.objects.create(
             provider=provider, provider_transaction_id=data.provider_transaction_id,
             event=data.event, reference=data.reference, payload=payload, outcome=outcome,
             outcome_code=code, outcome_detail=detail,
-            needs_review=outcome == WebhookOutcome.FLAGGED or bool(flags),
+            needs_review=(outcome == WebhookOutcome.FLAGGED and not retryable) or bool(flags),
+            retryable=retryable,
             response_body={**body, "http_status": status_code},
         )
     return CallbackResult(status_code, {**body, "http_status": status_code})
+
+
+def _final_callback(provider: str, provider_transaction_id: str) -> ProviderCallback | None:
+    return ProviderCallback.objects.filter(provider=provider, retryable=False,
+                                           provider_transaction_id=provider_transaction_id).first()
+
+
+# A callback about a target still in one of these states came too early (a withdrawal paid
+# before our send committed): refused, and the provider's retry is judged again.
+_NOT_YET = {Withdrawal: (WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED)}
 
 
 def _uuid_or_none(value: str):
@@ -425,6 +436,9 @@ def _judge(target, data: CallbackInput, provider: str, open_status: str) -> tupl
     if amount != target.amount:
         return (WebhookOutcome.FLAGGED, "amount_mismatch",
                 f"Expected {format_amount(target.amount, target.currency)} {target.currency}.", 422)
+    if target.status in _NOT_YET.get(type(target), ()):
+        return (WebhookOutcome.FLAGGED, "not_ready",
+                f"The {target._meta.model_name} is {target.status}; retry later.", 409)
     if target.status != open_status:
         return (WebhookOutcome.FLAGGED, "invalid_state",
                 f"The {target._meta.model_name} is {target.status}.", 409)

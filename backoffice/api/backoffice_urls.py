@@ -9,4 +9,6 @@ urlpatterns = [
     path("adjustments/<int:adjustment_id>/reject/", views.AdjustmentRejectApi.as_view(),
          name="bo-adjustment-reject"),
     path("players/", views.PlayerSearchApi.as_view(), name="bo-player-search"),
+    path("callbacks/<int:callback_id>/resolve/", views.CallbackResolveApi.as_view(),
+         name="bo-callback-resolve"),
 ]

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.idempotency import idempotent
-from common.money import AmountField, CurrencyField, MoneyInputMixin, format_amount
+from common.money import AmountField, CurrencyField, MoneyInputMixin, format_amount, parse_amount
 
 from .. import services
 from ..selectors import player_search
@@ -112,3 +112,37 @@ class PlayerSearchApi(APIView):
     def get(self, request):
         return Response(self.Output(player_search(q=request.query_params.get("q", "")),
                                     many=True).data)
+
+
+class CallbackReviewOut(serializers.Serializer):
+    callback_id = serializers.IntegerField()
+    resolution = serializers.CharField()
+    reason = serializers.CharField()
+    reviewed_by = serializers.IntegerField(source="reviewed_by_id")
+    reviewed_at = serializers.DateTimeField()
+    adjustment_id = serializers.IntegerField(allow_null=True)
+
+
+class CallbackResolveApi(APIView):
+    """Resolve a provider callback that needs review; money due becomes a four-eyes credit."""
+
+    permission_classes = [_perm("propose_adjustment")]
+
+    class Input(serializers.Serializer):
+        reason = serializers.CharField(max_length=2000)
+        credit_amount = serializers.CharField(required=False, max_length=40)
+        player_id = serializers.IntegerField(required=False)
+
+    @extend_schema(request=Input, responses=CallbackReviewOut)
+    def post(self, request, callback_id: int):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        credit = None
+        if "credit_amount" in v:
+            currency = services.callback_currency(callback_id=callback_id)
+            credit = parse_amount(v["credit_amount"], currency, field="credit_amount")
+        review = services.callback_review_resolve(
+            callback_id=callback_id, actor=request.user, reason=v["reason"],
+            credit_amount=credit, player_id=v.get("player_id"), now=timezone.now())
+        return Response(CallbackReviewOut(review).data)

@@ -290,6 +290,12 @@ STUCK_WITHDRAWAL_PROCESSING_S = env_int("STUCK_WITHDRAWAL_PROCESSING_S", 3600)
 STUCK_ROUND_OPEN_S = env_int("STUCK_ROUND_OPEN_S", 900)
 STUCK_SESSION_HEARTBEAT_S = env_int("STUCK_SESSION_HEARTBEAT_S", 120)
 STUCK_OUTBOX_UNSENT_S = env_int("STUCK_OUTBOX_UNSENT_S", 300)
+# Work whose task or request was lost (issue 11): keys in progress, resulted markets with
+# bets not settled, approved withdrawals not sent, callbacks nobody reviewed.
+STUCK_IDEMPOTENCY_KEY_S = env_int("STUCK_IDEMPOTENCY_KEY_S", 60)
+STUCK_MARKET_UNSETTLED_S = env_int("STUCK_MARKET_UNSETTLED_S", 300)
+STUCK_WITHDRAWAL_APPROVED_S = env_int("STUCK_WITHDRAWAL_APPROVED_S", 300)
+STUCK_CALLBACK_REVIEW_S = env_int("STUCK_CALLBACK_REVIEW_S", 0)
 # work_mem for the reconciliation transaction (per-transaction sums are one hash entry each).
 RECONCILIATION_WORK_MEM = env_str("RECONCILIATION_WORK_MEM", "256MB")
 READINESS_DEGRADATION_CHECKS.append("reconciliation.monitoring.readiness_degradations")

@@ -108,7 +108,8 @@ class WalletMachine(RuleBasedStateMachine):
         provider, data = self.callbacks[i % len(self.callbacks)]
         result = services.provider_callback_apply(provider=provider, data=data, payload={},
                                                   now=timezone.now())
-        assert result.body["duplicate"] is True
+        # A final outcome is replayed; a callback that came too early is judged again.
+        assert result.body.get("duplicate") is True or result.body.get("retryable") is True
 
     @rule(who=st.integers(0, 1), amount=AMOUNTS)
     def withdraw(self, who, amount):
