@@ -4,7 +4,8 @@ django-simple-history record) and staff decisions, with who, when and why.
 Rows come from server-side cursors (`QuerySet.iterator(chunk_size=...)`), one per source,
 merged by time with heapq.merge, so memory stays flat whatever the export's size. The
 whole export reads one REPEATABLE READ snapshot, so its checksum describes a consistent
-state of the books.
+state of the books. It reads the replica when one keeps up (`config.db_router`): a
+report must not slow the money on the primary.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connections, router, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django_fsm import FSMField
@@ -30,8 +31,6 @@ from simple_history.utils import get_history_model_for_model
 from wallet.models import Entry
 
 from .models import AuditExport
-
-DB = "default"
 
 COLUMNS = [
     "at", "type", "source", "object_id", "player_id", "actor_id", "actor", "action",
@@ -65,8 +64,8 @@ def _period(qs, field: str, filters: AuditFilters):
     return qs
 
 
-def _ledger_rows(filters: AuditFilters, chunk_size: int) -> Iterator[tuple]:
-    qs = Entry.objects.using(DB)
+def _ledger_rows(filters: AuditFilters, chunk_size: int, db: str) -> Iterator[tuple]:
+    qs = Entry.objects.using(db)
     if filters.player_id is not None:
         qs = qs.filter(account__owner_id=filters.player_id)
     qs = _period(qs, "created_at", filters).order_by("created_at", "id").values_list(
@@ -111,8 +110,8 @@ def historical_sources() -> list[tuple[type, type, str | None, str | None]]:
 
 
 def _history_rows(source_index: int, model, history, player_field, status_field,
-                  filters: AuditFilters, chunk_size: int) -> Iterator[tuple]:
-    qs = history.objects.using(DB)
+                  filters: AuditFilters, chunk_size: int, db: str) -> Iterator[tuple]:
+    qs = history.objects.using(db)
     if filters.player_id is not None:
         if player_field is None:
             return
@@ -124,7 +123,7 @@ def _history_rows(source_index: int, model, history, player_field, status_field,
               "history_user__username", "history_user__is_staff", "history_change_reason"]
     if status_field:
         previous = (
-            history.objects.using(DB)
+            history.objects.using(db)
             .filter(**{pk: OuterRef(pk)}, history_date__lt=OuterRef("history_date"))
             .order_by("-history_date", "-history_id")
             .values(status_field)[:1]
@@ -153,9 +152,10 @@ def _history_rows(source_index: int, model, history, player_field, status_field,
         })
 
 
-def _export_rows(filters: AuditFilters, chunk_size: int, source_index: int) -> Iterator[tuple]:
+def _export_rows(filters: AuditFilters, chunk_size: int, source_index: int,
+                 db: str) -> Iterator[tuple]:
     """Earlier exports are part of the trail: who looked at what."""
-    qs = AuditExport.objects.using(DB).filter(completed_at__isnull=False)
+    qs = AuditExport.objects.using(db).filter(completed_at__isnull=False)
     if filters.player_id is not None:
         qs = qs.filter(filters__player_id=filters.player_id)
     qs = _period(qs, "started_at", filters).order_by("started_at", "id").values(
@@ -173,16 +173,17 @@ def _export_rows(filters: AuditFilters, chunk_size: int, source_index: int) -> I
         })
 
 
-def audit_rows(filters: AuditFilters, *, chunk_size: int | None = None) -> Iterator[dict]:
-    """Yield the audit trail matching `filters`, oldest first (must run in a transaction
-    or autocommit on the default database; see export_stream)."""
+def audit_rows(filters: AuditFilters, *, chunk_size: int | None = None,
+               using: str = "default") -> Iterator[dict]:
+    """Yield the audit trail matching `filters`, oldest first, from database `using` (run
+    it inside a transaction there: see export_stream)."""
     chunk_size = chunk_size or settings.BACKOFFICE_EXPORT_CHUNK_SIZE
-    streams: list[Iterable[tuple]] = [_ledger_rows(filters, chunk_size)]
+    streams: list[Iterable[tuple]] = [_ledger_rows(filters, chunk_size, using)]
     sources = historical_sources()
     for i, (model, history, player_field, status_field) in enumerate(sources):
         streams.append(_history_rows(i, model, history, player_field, status_field, filters,
-                                     chunk_size))
-    streams.append(_export_rows(filters, chunk_size, len(sources) + 1))
+                                     chunk_size, using))
+    streams.append(_export_rows(filters, chunk_size, len(sources) + 1, using))
     for _, _, _, row in heapq.merge(*streams, key=lambda item: item[:3]):
         yield row
 
@@ -238,14 +239,18 @@ def export_stream(*, export: AuditExport, filters: AuditFilters,
 
     digest = hashlib.sha256()
     rows = size = 0
-    conn = connections[DB]
+    # Nested in an outer transaction on the primary (a test), that snapshot rules instead.
+    db = "default" if connections["default"].in_atomic_block \
+        else router.db_for_read(Entry, purpose="audit_export")
+    conn = connections[db]
     outermost = not conn.in_atomic_block
-    with transaction.atomic(using=DB):
+    with transaction.atomic(using=db):
         if outermost:
             # One snapshot for the whole export; read-only, so it can never write by mistake.
             with conn.cursor() as cur:
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        for block, n in encode_rows(audit_rows(filters, chunk_size=chunk_size), export.format):
+        rows_in = audit_rows(filters, chunk_size=chunk_size, using=db)
+        for block, n in encode_rows(rows_in, export.format):
             digest.update(block)
             rows += n
             size += len(block)

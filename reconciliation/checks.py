@@ -4,10 +4,13 @@ Every check is one set-based statement returning only the offending rows; nothin
 over entries in Python. `run_checks` runs them all inside ONE repeatable-read, read-only
 transaction, so every check sees the same snapshot and concurrent money movement cannot
 produce a false finding (a balance read before, its entries summed after, a write).
+That snapshot is the replica's when one keeps up (`config.db_router`), so a scan over the
+whole ledger does not load the primary that money runs on.
 """
 
 from __future__ import annotations
 
+import contextvars
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,17 +18,20 @@ from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, router, transaction
 
 from common.models import IdempotencyRecord
 from events.models import OutboxEvent
-from wallet.models import OPEN_WITHDRAWAL_STATUSES
+from wallet.models import OPEN_WITHDRAWAL_STATUSES, Entry
 
 from .models import DiscrepancyKind as K
 
 # A broken invariant on a million rows must not write a million findings: each check
 # reports at most this many (and says so in the finding's detail).
 MAX_FINDINGS_PER_CHECK = 1000
+
+# The database the running scan reads: run_checks picks it once, for every check.
+_scan_db: contextvars.ContextVar[str] = contextvars.ContextVar("scan_db", default="default")
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class Finding:
 
 
 def _rows(sql: str, params: list | None = None) -> list[tuple]:
-    with connection.cursor() as cur:
+    with connections[_scan_db.get()].cursor() as cur:
         cur.execute(sql, params or [])
         return cur.fetchall()
 
@@ -123,7 +129,7 @@ def check_ledger_sums() -> list[Finding]:
 
 
 def _rows_named(sql: str, params: dict) -> list[tuple]:
-    with connection.cursor() as cur:
+    with connections[_scan_db.get()].cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()
 
@@ -368,18 +374,25 @@ def run_checks(*, now: datetime, only: list[str] | None = None,
     findings: list[Finding] = []
     # Nested in an outer transaction (a test), the outer one's snapshot rules instead.
     outermost = not connection.in_atomic_block
-    with transaction.atomic(durable=outermost), connection.cursor() as cur:
-        if outermost:
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        # The per-transaction grouping holds one hash entry per ledger transaction.
-        cur.execute("SET LOCAL work_mem = %s", [settings.RECONCILIATION_WORK_MEM])
-        for check in CHECKS:
-            if only and check.name not in only:
-                continue
-            found = check.run(now)
-            if len(found) > MAX_FINDINGS_PER_CHECK:
-                found = found[:MAX_FINDINGS_PER_CHECK]
-            findings.extend(found)
-            if progress:
-                progress(check.name)
+    # The replica when it keeps up (config.db_router decides): a whole-ledger scan must
+    # not load the primary.
+    db = router.db_for_read(Entry, purpose="reconciliation_scan") if outermost else "default"
+    token = _scan_db.set(db)
+    try:
+        with transaction.atomic(using=db, durable=outermost), connections[db].cursor() as cur:
+            if outermost:
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # The per-transaction grouping holds one hash entry per ledger transaction.
+            cur.execute("SET LOCAL work_mem = %s", [settings.RECONCILIATION_WORK_MEM])
+            for check in CHECKS:
+                if only and check.name not in only:
+                    continue
+                found = check.run(now)
+                if len(found) > MAX_FINDINGS_PER_CHECK:
+                    found = found[:MAX_FINDINGS_PER_CHECK]
+                findings.extend(found)
+                if progress:
+                    progress(check.name)
+    finally:
+        _scan_db.reset(token)
     return findings

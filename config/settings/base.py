@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-import dj_database_url
 from django.templatetags.static import static as _static
 
+from .dburl import parse_database_url
 from .env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.db_router.ReplicaReadsMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -95,14 +96,14 @@ REPLICA_DATABASE_URL = env_str("REPLICA_DATABASE_URL", "")
 
 DATABASES = {
     "default": {
-        **dj_database_url.parse(DATABASE_URL, conn_max_age=0),
+        **parse_database_url(DATABASE_URL),
         # Requests are not wrapped in one transaction: every service owns its own.
         "ATOMIC_REQUESTS": False,
     }
 }
 if REPLICA_DATABASE_URL:
     DATABASES["replica"] = {
-        **dj_database_url.parse(REPLICA_DATABASE_URL, conn_max_age=0),
+        **parse_database_url(REPLICA_DATABASE_URL),
         "TEST": {"MIRROR": "default"},
     }
 # Pooled connections (psycopg's pool, one per process): a request, task or thread borrows a
@@ -125,7 +126,21 @@ if DB_POOL:
     }
 DATABASE_ROUTERS = ["config.db_router.PrimaryReplicaRouter"]
 REPLICA_MAX_LAG_S = env_int("REPLICA_MAX_LAG_S", 5)
-REPLICA_STICKY_S = env_int("REPLICA_STICKY_S", 10)
+
+# --- replicas, pooler, failover (issue 16; docs/deploy.md "High availability") ----------
+# Behind PgBouncer in transaction pooling a server connection is ours for one transaction:
+# no server-side prepared statements (psycopg's auto-prepare off). Server-side cursors are
+# only opened inside transactions (exports, scans), which keep their server connection.
+DATABASE_POOL_MODE = env_str("DATABASE_POOL_MODE", "session")
+if DATABASE_POOL_MODE == "transaction":
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+# How often one process re-measures the replica (seconds, may be fractional).
+REPLICA_CHECK_INTERVAL_S = float(env_str("REPLICA_CHECK_INTERVAL_S", "1"))
+# A player's read-your-writes pin ends when the replica replays past their last write;
+# this TTL only collects the key (a replica that far behind is past REPLICA_MAX_LAG_S).
+REPLICA_PIN_TTL_S = env_int("REPLICA_PIN_TTL_S", 3600)
+REPLICA_PIN_NAMESPACE = env_str("REPLICA_PIN_NAMESPACE", str(DATABASES["default"]["NAME"]))
+# --- end replicas
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
