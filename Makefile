@@ -7,7 +7,7 @@ export DJANGO_SETTINGS_MODULE ?= config.settings.dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint bench install services migrate seed e2e-deps
+.PHONY: run test test-fast lint bench install services migrate seed e2e-deps cluster cluster-stop cluster-test
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv
@@ -46,3 +46,15 @@ lint: install
 
 bench: migrate
 	@for b in $(filter-out bench/_%,$(wildcard bench/*.py)); do echo "== $$b"; DJANGO_SETTINGS_MODULE=config.settings.dev LOG_LEVEL=WARNING $(PY) $$b || exit 1; done
+
+# High availability (docs/deploy.md): etcd + two Patroni-managed PostgreSQL nodes (leader,
+# synchronous replica) + PgBouncer, on ports CLUSTER_PORT_BASE.. (default 15400..15406).
+cluster:
+	@bash scripts/cluster.sh start
+
+cluster-stop:
+	@bash scripts/cluster.sh stop
+
+# The replica and failover tests on a fresh cluster of their own (about 6 minutes).
+cluster-test: install
+	@bash scripts/cluster_test.sh

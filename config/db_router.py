@@ -6,6 +6,7 @@ the same table for operators; DESIGN.md "Reads and replicas").
 | money decisions: balances, withdrawal and deposit status, bet   | primary, always     |
 | acceptance, KYC/AML gates, idempotency keys; every write; every |                     |
 | read inside a transaction on the primary                        |                     |
+| identity: users, tokens, sessions, staff devices                | primary, always     |
 | read models (models with ``replica_ok = True``)                 | replica             |
 | history lists (player's ledger history, bet list)               | replica             |
 | backoffice/admin lists and reports, the dashboard               | replica             |
@@ -49,6 +50,14 @@ LAGGING_VIEWS = {
     "backoffice:dashboard": "dashboard",
 }
 
+# Who is asking is never read from a replica: a revoked token, a deactivated or demoted
+# account, a new TOTP device must count at once.
+PRIMARY_ONLY_APPS = frozenset({
+    "auth", "authtoken", "users", "sessions", "django_otp", "otp_totp", "otp_static", "axes",
+    "contenttypes", "admin",
+})
+
+
 def read_alias(purpose: str) -> str:
     """The database for a read that may lag by `purpose`: "replica" or "default"."""
     if purpose not in PURPOSES:
@@ -81,6 +90,8 @@ class PrimaryReplicaRouter:
             return "default"
         # Decisions read locked rows inside their own transaction on the primary.
         if connections["default"].in_atomic_block:
+            return "default"
+        if model._meta.app_label in PRIMARY_ONLY_APPS:
             return "default"
         if purpose is None and getattr(model, "replica_ok", False):
             purpose = "read_model"

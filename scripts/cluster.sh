@@ -49,7 +49,13 @@ daemon() {
   as_user bash -c 'setsid "$@" >>"$0" 2>&1 < /dev/null & echo $! > "'"$pidfile"'"' "$logfile" "$@"
 }
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A live process (a SIGKILLed one nobody reaped yet is a zombie: not alive).
+alive() {
+  [ -f "$1" ] || return 1
+  local pid; pid=$(cat "$1")
+  kill -0 "$pid" 2>/dev/null || return 1
+  [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != "Z" ]
+}
 
 wait_until() {  # wait_until SECONDS DESCRIPTION COMMAND...
   local secs=$1 what=$2; shift 2
@@ -72,10 +78,8 @@ install_packages() {
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
-  # The Debian packages may start their own system services; this cluster runs its own.
-  for svc in etcd pgbouncer patroni; do
-    (command -v service >/dev/null 2>&1 && service "$svc" stop >/dev/null 2>&1) || true
-  done
+  # Debian's own etcd/pgbouncer services (if its init started them) are left alone: this
+  # cluster runs private instances on its own ports, and never stops processes by name.
   if [ "$(id -u)" = 0 ] && ! id "$RUN_AS" >/dev/null 2>&1; then
     useradd --system --home-dir "$DIR" --shell /bin/bash "$RUN_AS"
   fi

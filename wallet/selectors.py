@@ -19,8 +19,9 @@ def wallet_list(*, player) -> list[dict]:
 
 
 def entry_list(*, player) -> QuerySet[Entry]:
+    """The player's ledger history: a lag-tolerant read (config.db_router decides)."""
     return (
-        Entry.objects.using("default")
+        Entry.objects
         .filter(account__owner=player)
         .select_related("transaction", "account")
         .order_by("-id")
