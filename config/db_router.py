@@ -29,7 +29,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.db import connections
 
-from common.replica import lagging_reads, read_purpose, replica_usable
+from common.replica import read_purpose, replica_usable
 
 PURPOSES = frozenset({
     "read_model", "history", "backoffice_list", "report", "dashboard", "audit_export",

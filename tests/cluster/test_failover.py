@@ -88,14 +88,14 @@ def _client_loop(base: str, player, journal: Journal, stop: threading.Event, i: 
             if (n + i) % 2:
                 op = Op("deposit", player.pk, uuid.uuid4().hex, ptid=f"psp-{uuid.uuid4().hex}")
                 journal.add(op)
-                created = _until_ok(lambda: c.post(
+                created = _until_ok(lambda op=op: c.post(
                     f"{base}/api/v1/payments/deposits/",
                     json={"amount": "5.00", "currency": "USD", "provider": "sandbox"},
                     headers={"Idempotency-Key": op.key}), 201, deadline, op, journal)
                 if created is None:
                     continue
                 op.object_id = created.json()["id"]
-                hook = _until_ok(lambda: h.webhook(c, base, {
+                hook = _until_ok(lambda op=op: h.webhook(c, base, {
                     "event": "deposit.succeeded", "provider_transaction_id": op.ptid,
                     "reference": op.object_id, "amount": "5.00", "currency": "USD"}),
                     200, deadline, op, journal)
@@ -104,7 +104,7 @@ def _client_loop(base: str, player, journal: Journal, stop: threading.Event, i: 
             else:
                 op = Op("withdrawal", player.pk, uuid.uuid4().hex)
                 journal.add(op)
-                resp = _until_ok(lambda: c.post(
+                resp = _until_ok(lambda op=op: c.post(
                     f"{base}/api/v1/payments/withdrawals/",
                     json={"amount": "1.00", "currency": "USD", "destination": "acct-ha"},
                     headers={"Idempotency-Key": op.key}), 201, deadline, op, journal)

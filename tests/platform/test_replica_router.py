@@ -10,8 +10,9 @@ from django.test import RequestFactory
 from django.urls import resolve
 
 from common import replica
+from common.replica import lagging_reads
 from config import db_router
-from config.db_router import PrimaryReplicaRouter, lagging_reads, read_alias, view_purpose
+from config.db_router import PrimaryReplicaRouter, read_alias, view_purpose
 from reconciliation.models import PlayerSummary
 from wallet.models import Account, Entry
 
@@ -61,11 +62,6 @@ def test_lagging_reads_use_the_replica_outside_transactions_only(with_replica):
             assert _route(PlayerSummary) == "default"
 
 
-<<<<<<< HEAD
-def test_unknown_purpose_is_refused(with_replica):
-    with lagging_reads("balance"), pytest.raises(ValueError):
-        _route(Entry)
-=======
 def test_identity_never_reads_the_replica(with_replica):
     from rest_framework.authtoken.models import Token
 
@@ -76,10 +72,9 @@ def test_identity_never_reads_the_replica(with_replica):
         assert _route(Token) == "default"
 
 
-def test_unknown_purpose_is_refused():
-    with pytest.raises(ValueError), lagging_reads("balance"):
-        pass
->>>>>>> a8c9b32 (Cluster tests: paused real replica, replica down, failover with client journal, pg_rewind rejoin, maximum_lag_on_failover)
+def test_unknown_purpose_is_refused(with_replica):
+    with lagging_reads("balance"), pytest.raises(ValueError):
+        _route(Entry)
     with pytest.raises(ValueError):
         read_alias("withdrawal_status")
     with pytest.raises(ValueError):
