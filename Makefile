@@ -55,6 +55,6 @@ cluster:
 cluster-stop:
 	@bash scripts/cluster.sh stop
 
-# The replica and failover tests on a fresh cluster of their own (about 6 minutes).
+# The replica and failover tests on a fresh cluster of their own (about 4 minutes).
 cluster-test: install
 	@bash scripts/cluster_test.sh

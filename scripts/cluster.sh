@@ -345,6 +345,8 @@ cmd_env() {
 # Primary: PgBouncer (transaction pooling), re-pointed at the leader by Patroni.
 export DATABASE_URL=postgres://postgres@127.0.0.1:$BOUNCER_PORT/$DB
 export DATABASE_POOL_MODE=transaction
+# PgBouncer is the pool: no second one inside each process.
+export DB_POOL=false
 # Lagging reads: whichever node is a standby (libpq multi-host), else the leader.
 export REPLICA_DATABASE_URL='postgres://postgres@127.0.0.1:${PG_PORT[1]},127.0.0.1:${PG_PORT[2]}/$DB?target_session_attrs=prefer-standby&connect_timeout=2'
 ENV
