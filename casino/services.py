@@ -33,7 +33,7 @@ from common.gates import Operation, gates_check
 from common.history import save_with_history
 from common.money import currency_get
 from events.services import emit
-from wallet.ledger import Posting, ledger_post, player_accounts, system_account
+from wallet.ledger import Posting, ledger_post, posting_accounts, system_account
 from wallet.models import Account, AccountKind, TransactionKind
 from wallet.models import Transaction as LedgerTransaction
 
@@ -324,7 +324,7 @@ def casino_bet(*, cmd: BetCommand, now: datetime) -> WalletResult:
             balance = None
             txn = None
             if debit:
-                accts = player_accounts(player_id=launch.player_id, currency=cmd.currency)
+                accts = posting_accounts(player_id=launch.player_id, currency=cmd.currency)
                 txn = ledger_post(
                     kind=TransactionKind.CASINO_BET,
                     dedupe_key=f"casino:{caller.provider}:{cmd.transaction_id}",
@@ -403,7 +403,7 @@ def casino_win(*, cmd: WinCommand, now: datetime) -> WalletResult:
             txn = None
             balance = None
             if cmd.amount:
-                accts = player_accounts(player_id=launch.player_id, currency=cmd.currency)
+                accts = posting_accounts(player_id=launch.player_id, currency=cmd.currency)
                 txn = ledger_post(
                     kind=TransactionKind.CASINO_WIN,
                     dedupe_key=f"casino:{caller.provider}:{cmd.transaction_id}",
@@ -485,7 +485,7 @@ def casino_rollback(*, cmd: RollbackCommand, now: datetime) -> WalletResult:
             if bet.status == TxStatus.APPLIED:
                 reversed_amount = bet.amount
                 if bet.ledger_transaction_id is not None:
-                    accts = player_accounts(player_id=bet.player_id, currency=bet.currency)
+                    accts = posting_accounts(player_id=bet.player_id, currency=bet.currency)
                     txn = ledger_post(
                         kind=TransactionKind.CASINO_ROLLBACK,
                         # Named after the bet: one reversal per bet, whatever the rollback id.

@@ -350,6 +350,58 @@ def _stuck_work(now: datetime) -> list[Finding]:
     return out
 
 
+# --- casino: provider transactions and their ledger postings agree --------------------------------
+
+# Every provider transaction we answered with success and that moved money (amount > 0) has
+# its ledger transaction, moving exactly that amount on the player's side; every casino
+# ledger transaction belongs to a provider transaction. (Tombstones and refusals move nothing.)
+CASINO_LEDGER_SQL = """
+WITH posted AS (
+    SELECT e.transaction_id, SUM(e.amount)::bigint AS player_net
+      FROM wallet_entry e JOIN wallet_account a ON a.id = e.account_id
+     WHERE a.owner_id IS NOT NULL AND e.transaction_id IN (
+           SELECT ledger_transaction_id FROM casino_providertransaction
+            WHERE ledger_transaction_id IS NOT NULL)
+     GROUP BY e.transaction_id
+)
+(SELECT pt.provider, pt.transaction_id, pt.kind, pt.player_id, pt.currency, pt.amount,
+        abs(p.player_net), pt.ledger_transaction_id
+   FROM casino_providertransaction pt
+   LEFT JOIN posted p ON p.transaction_id = pt.ledger_transaction_id
+  WHERE pt.status <> 'tombstone' AND pt.outcome_code = 'ok'
+    AND ((pt.amount > 0 AND pt.ledger_transaction_id IS NULL)
+         OR (pt.ledger_transaction_id IS NOT NULL
+             AND COALESCE(abs(p.player_net), -1) <> pt.amount))
+  LIMIT %(limit)s)
+UNION ALL
+(SELECT '', t.external_reference, t.kind, NULL, '', NULL, NULL, t.id
+   FROM wallet_transaction t
+  WHERE t.kind IN ('casino_bet', 'casino_win', 'casino_rollback')
+    AND NOT EXISTS (SELECT 1 FROM casino_providertransaction pt
+                     WHERE pt.ledger_transaction_id = t.id)
+  LIMIT %(limit)s)
+"""
+
+
+def check_casino() -> list[Finding]:
+    """A casino provider transaction without its posting (or with another amount), or a casino
+    posting without its provider transaction."""
+    try:
+        apps.get_model("casino", "ProviderTransaction")
+    except LookupError:
+        return []
+    out = []
+    for provider, ptx, kind, player, currency, amount, posted, txn in _rows_named(
+            CASINO_LEDGER_SQL, {"limit": MAX_FINDINGS_PER_CHECK}):
+        subject = (f"{provider} {kind} {ptx}" if provider
+                   else f"ledger transaction {txn} ({kind} {ptx})")
+        out.append(Finding(K.CASINO_LEDGER_MISMATCH,
+                           f"casino_ledger_mismatch:{provider or 'ledger'}:{ptx or txn}",
+                           subject, currency, player, expected=amount, actual=posted,
+                           detail={"ledger_transaction_id": txn, "kind": kind}))
+    return out
+
+
 # --- the whole run ------------------------------------------------------------------------------
 
 
@@ -364,6 +416,7 @@ CHECKS = [
     Check("negative_balances", lambda now: check_negative_balances()),
     Check("single_posting", lambda now: check_single_posting()),
     Check("reserved", lambda now: check_reserved()),
+    Check("casino", lambda now: check_casino()),
     Check("stuck", lambda now: check_stuck(now=now)),
 ]
 

@@ -127,6 +127,7 @@ class DiscrepancyKind(models.TextChoices):
     PROVIDER_MISSING_THEIRS = "provider_missing_theirs", "On our side, not in the provider report"
     PROVIDER_AMOUNT_MISMATCH = "provider_amount_mismatch", "Provider amount differs"
     PROVIDER_STATUS_MISMATCH = "provider_status_mismatch", "Provider status differs"
+    CASINO_LEDGER_MISMATCH = "casino_ledger_mismatch", "Casino provider transaction and ledger disagree"
 
 
 class DiscrepancyStatus(models.TextChoices):

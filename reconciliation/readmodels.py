@@ -43,6 +43,14 @@ def _money_deltas(topic: str, payload: dict) -> dict[str, int]:
         d["payouts"] = _int(payload, "payout_delta")
     elif topic == "adjustment.posted":
         d["adjustments"] = _int(payload, "amount")
+    # Seamless-wallet casino: a provider's bet counts when debited, its win when credited, a
+    # rollback takes its stake back out (docs/events.md).
+    elif topic == "casino.bet":
+        d["stakes"] = _int(payload, "stake")
+    elif topic == "casino.win":
+        d["payouts"] = _int(payload, "payout")
+    elif topic == "casino.rollback":
+        d["stakes"] = -_int(payload, "stake")
     return d
 
 
@@ -98,7 +106,7 @@ def player_summary_apply(event) -> None:
 # --- operator KPIs per day and currency -----------------------------------------------------
 
 _ACTIVITY_TOPICS = frozenset({
-    "deposit.succeeded", "withdrawal.paid", "bet.placed", "round.opened",
+    "deposit.succeeded", "withdrawal.paid", "bet.placed", "round.opened", "casino.bet",
 })
 
 _KPI_UPSERT = """
@@ -137,7 +145,8 @@ def operator_kpi_apply(event) -> None:
 
 
 _SETTLEMENT_TOPICS = {"deposit.succeeded", "withdrawal.paid", "bet.settled", "bet.resettled",
-                      "round.settled", "adjustment.posted"}
+                      "round.settled", "adjustment.posted", "casino.bet", "casino.win",
+                      "casino.rollback"}
 
 
 def consumers_register() -> None:

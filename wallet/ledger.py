@@ -96,6 +96,12 @@ def _posting_accounts(player_id: int, currency: str) -> PlayerAccounts:
                           reserved=handle(AccountKind.RESERVED))
 
 
+def posting_accounts(*, player_id: int, currency: str) -> PlayerAccounts:
+    """The player's account handles for `ledger_post` without reading their rows (ids cached):
+    ledger_post locks them and fills in their balances."""
+    return _posting_accounts(player_id, currency)
+
+
 def system_account(kind: str, currency: str) -> Account:
     if kind not in SYSTEM_KINDS:
         raise ValueError(f"{kind} is not a system account kind")
@@ -275,6 +281,7 @@ def settle_hold(*, player_id: int, currency: str, stake: int, payout: int, kind:
 
 
 __all__ = [
+    "posting_accounts",
     "Posting",
     "PlayerAccounts",
     "player_accounts",

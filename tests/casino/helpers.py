@@ -14,7 +14,7 @@ from reconciliation.checks import run_checks
 from tests.casino.kit import Player
 from wallet.models import Transaction
 
-LEDGER_CHECKS = ["ledger_sums", "negative_balances", "single_posting", "reserved"]
+LEDGER_CHECKS = ["ledger_sums", "negative_balances", "single_posting", "reserved", "casino"]
 
 
 def launch(user, provider: str, *, currency: str = "USD", game: str = "kit_slot",

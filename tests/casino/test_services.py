@@ -45,6 +45,7 @@ from casino.services import (
 )
 from kyc.errors import AccountRestricted
 from kyc.services import aml_status_change
+from reconciliation.checks import run_checks
 from tests.casino.helpers import assert_ledger_reconciles
 from tests.casino.kit import generate_keypair
 from tests.factories import balances, make_player, make_staff
@@ -317,3 +318,22 @@ def test_expired_token_is_refused_for_balance_too():
     GameLaunch.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     with pytest.raises(TokenExpired):
         casino_balance(query=BalanceQuery(caller=caller), now=timezone.now())
+
+
+def test_the_casino_reconciliation_check_finds_a_transaction_without_its_posting():
+    user = make_player(funds={"USD": 1_000})
+    caller = _launch(user)
+    _bet(caller, "b1", amount=100)
+    _win(caller, "w1", "b1", amount=300)
+    assert run_checks(now=timezone.now(), only=["casino"]) == []
+
+    # Drift: a win recorded as applied with a different amount, and one with no posting.
+    ProviderTransaction.objects.filter(transaction_id="w1").update(amount=400)
+    ProviderTransaction.objects.filter(transaction_id="b1").update(ledger_transaction=None)
+    findings = {f.fingerprint: f for f in run_checks(now=timezone.now(), only=["casino"])}
+    assert findings["casino_ledger_mismatch:sandbox:w1"].expected == 400
+    assert findings["casino_ledger_mismatch:sandbox:w1"].actual == 300
+    assert findings["casino_ledger_mismatch:sandbox:b1"].actual is None
+    # ... and the bet's posting is now an orphan.
+    orphan = [f for f in findings.values() if f.fingerprint.startswith("casino_ledger_mismatch:ledger:")]
+    assert len(orphan) == 1 and orphan[0].detail["kind"] == "casino_bet"
