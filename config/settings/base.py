@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "reconciliation",
     "backoffice",
     "casino",
+    "responsible",
 ]
 
 MIDDLEWARE = [
@@ -222,6 +223,15 @@ WITHDRAWAL_PLAYER_CANCEL_ALLOWED = env_bool("WITHDRAWAL_PLAYER_CANCEL_ALLOWED", 
 COMPLIANCE_GATES: list[str] = []
 # Locks (creating if needed) the per-player compliance row the gates read.
 COMPLIANCE_ROW_LOCK = "kyc.lock_objects.compliance_row_lock"
+# Hooks around the money transactions (common.hooks.hooks_run): before a deposit's
+# transaction (may call external registers), after a stake returns money (inside the
+# settlement transaction, never refusing), and around registration and login.
+DEPOSIT_PRECHECKS: list[str] = []
+STAKE_RETURN_HOOKS: list[str] = []
+DEPOSIT_FAILED_HOOKS: list[str] = []
+USER_REGISTRATION_CHECKS: list[str] = []
+USER_REGISTERED_HOOKS: list[str] = []
+USER_LOGIN_HOOKS: list[str] = []
 # Health checks that only degrade /readyz (lag monitors): dotted paths, see common.health.
 READINESS_DEGRADATION_CHECKS: list[str] = []
 # Named /readyz checks that only degrade it: {name: dotted path returning a problem or None}.
@@ -413,6 +423,35 @@ CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env_int(
     "CELERY_VISIBILITY_TIMEOUT_S",
     max(CELERY_TASK_TIME_LIMIT, BETTING_SETTLEMENT_TIME_LIMIT_S, RECONCILE_TIME_LIMIT_S) + 60)
 # --- end exactly once
+# --- responsible gambling (issue 18) -------------------------------------------------------
+# Hours between a player's request to raise or remove a limit and the moment they may
+# confirm it; hours between asking to return after a self-exclusion and the reopening.
+RG_LIMIT_COOLING_OFF_H = env_int("RG_LIMIT_COOLING_OFF_H", 24)
+RG_RETURN_COOLING_OFF_H = env_int("RG_RETURN_COOLING_OFF_H", 24)
+RG_TIMEOUT_MIN_DAYS = 1
+RG_TIMEOUT_MAX_DAYS = 42
+RG_SELF_EXCLUSION_MIN_MONTHS = 6
+RG_SELF_EXCLUSION_MAX_MONTHS = 60
+# Shortest reality-check interval a player may choose.
+RG_REALITY_CHECK_MIN_S = env_int("RG_REALITY_CHECK_MIN_S", 300)
+# The external self-exclusion register adapter, and how long one answer is trusted.
+RG_EXCLUSION_REGISTER = env_str("RG_EXCLUSION_REGISTER", "responsible.register.SandboxRegister")
+RG_REGISTER_CACHE_S = env_int("RG_REGISTER_CACHE_S", 3600)
+RG_SANDBOX_EXCLUDED_EMAILS = env_list("RG_SANDBOX_EXCLUDED_EMAILS", [])
+# The money gate (common.gates) and the hooks around it; see responsible/hooks.py.
+DEPOSIT_PRECHECKS = [*DEPOSIT_PRECHECKS, "responsible.hooks.deposit_precheck"]
+COMPLIANCE_GATES = [*COMPLIANCE_GATES, "responsible.gates.compliance_gate"]
+STAKE_RETURN_HOOKS = [*STAKE_RETURN_HOOKS, "responsible.hooks.stake_returned"]
+DEPOSIT_FAILED_HOOKS = [*DEPOSIT_FAILED_HOOKS, "responsible.hooks.deposit_failed"]
+USER_REGISTRATION_CHECKS = [*USER_REGISTRATION_CHECKS, "responsible.hooks.registration_check"]
+USER_REGISTERED_HOOKS = [*USER_REGISTERED_HOOKS, "responsible.hooks.registered"]
+USER_LOGIN_HOOKS = [*USER_LOGIN_HOOKS, "responsible.hooks.login"]
+CELERY_BEAT_SCHEDULE["responsible-exclusions"] = {
+    "task": "responsible.tasks.exclusions_task",
+    "schedule": 60.0,
+    "options": {"expires": 120},
+}
+# --- end responsible gambling
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
