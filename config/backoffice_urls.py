@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("sessions.api.backoffice_urls")),
     path("", include("reconciliation.api_backoffice_urls")),
     path("", include("backoffice.api.backoffice_urls")),
+    path("", include("responsible.api.backoffice_urls")),
 ]

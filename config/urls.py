@@ -12,6 +12,7 @@ api_v1 = [
     path("kyc/", include("kyc.api.urls")),
     path("games/", include("sessions.api.urls")),
     path("casino/", include("casino.api.urls")),
+    path("responsible/", include("responsible.api.urls")),
     path("backoffice/", include("config.backoffice_urls")),
 ]
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
-from django_fsm import FSMField, transition
+from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
 from common.history import FSMHistoryBase
@@ -54,7 +54,7 @@ class LimitStatus(models.TextChoices):
     REMOVED = "removed"
 
 
-class Limit(models.Model):
+class Limit(FSMModelMixin, models.Model):
     player = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                related_name="rg_limits")
     kind = models.CharField(max_length=16, choices=LimitKind.choices)
@@ -165,7 +165,7 @@ class ExclusionStatus(models.TextChoices):
 LIVE_EXCLUSION_STATUSES = (ExclusionStatus.ACTIVE, ExclusionStatus.RETURN_REQUESTED)
 
 
-class Exclusion(models.Model):
+class Exclusion(FSMModelMixin, models.Model):
     player = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                related_name="rg_exclusions")
     kind = models.CharField(max_length=16, choices=ExclusionKind.choices)

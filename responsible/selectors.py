@@ -58,3 +58,59 @@ def reality_check_pending_get(*, session_id) -> RealityCheck | None:
 
 def exclusions_in_force(*, player_id: int, now: datetime) -> list[Exclusion]:
     return [e for e in exclusion_live_list(player_id=player_id) if e.in_force_at(now)]
+
+
+def blocked_by(*, player_id: int, now: datetime) -> str | None:
+    """Why gambling is closed for the player now ("self_exclusion", "timeout",
+    "external_register"), or None."""
+    kinds = {e.kind for e in exclusions_in_force(player_id=player_id, now=now)}
+    if "self_exclusion" in kinds:
+        return "self_exclusion"
+    if "timeout" in kinds:
+        return "timeout"
+    if Profile.objects.filter(player_id=player_id, external_excluded=True).exists():
+        return "external_register"
+    return None
+
+
+def marketing_allowed(*, player_id: int, now: datetime) -> bool:
+    """Whether marketing may be sent to the player (never while excluded in any way)."""
+    return blocked_by(player_id=player_id, now=now) is None
+
+
+def player_status(*, player_id: int, now: datetime) -> dict:
+    profile = profile_get(player_id=player_id)
+    reason = blocked_by(player_id=player_id, now=now)
+    return {
+        "gambling_allowed": reason is None,
+        "marketing_allowed": reason is None,
+        "blocked_by": reason,
+        "limits": limit_list(player_id=player_id),
+        "effective_limits": list(effective_limits(player_id=player_id).values()),
+        "exclusions": exclusion_list(player_id=player_id),
+        "reality_check_interval_s": profile.reality_check_interval_s,
+        "external_excluded": profile.external_excluded,
+        "limit_prompt": {
+            "shown_at": profile.limit_prompt_shown_at.isoformat()
+            if profile.limit_prompt_shown_at else None,
+            "context": profile.limit_prompt_context or None,
+            "answer": profile.limit_prompt_answer or None,
+        },
+    }
+
+
+def player_history(*, player_id: int) -> list[dict]:
+    """Every recorded change of the player's limits, exclusions and profile, newest first."""
+    rows = []
+    for name, model, amount in (("limit", Limit, "amount"), ("exclusion", Exclusion, None),
+                                ("profile", Profile, None)):
+        for h in model.history.filter(player_id=player_id).select_related("history_user"):
+            rows.append({
+                "object": name, "object_id": getattr(h, "id", None) or h.player_id,
+                "at": h.history_date,
+                "by": h.history_user.username if h.history_user else None,
+                "status": getattr(h, "status", None),
+                "amount": getattr(h, amount) if amount else None,
+                "reason": h.history_change_reason,
+            })
+    return sorted(rows, key=lambda r: r["at"], reverse=True)
