@@ -20,6 +20,7 @@ from django_fsm import can_proceed
 
 from common.gates import Operation, gates_check
 from common.history import save_with_history
+from common.hooks import hooks_run
 from common.money import format_amount
 from common.tasks import enqueue_on_commit
 from events.services import emit
@@ -336,9 +337,16 @@ def bet_outcome(*, stake: int, legs: Sequence[tuple[str, Decimal]]) -> tuple[str
     return BetStatus.WON, payout_round_down(stake, combined_odds(live))
 
 
-def _post_outcome(*, bet: Bet, outcome: str, payout: int, seq: int):
+def _post_outcome(*, bet: Bet, outcome: str, payout: int, seq: int, now,
+                  returned: int | None = None):
     key = f"bet:{bet.pk}:settle:{seq}"
     reference = f"bet:{bet.pk}"
+    # What came back lowers the player's net loss; a void takes the stake out of the limit
+    # counters (a resettlement passes the change of payout as `returned`). Never refuses.
+    hooks_run("STAKE_RETURN_HOOKS", player_id=bet.player_id, currency=bet.currency,
+              stake=bet.stake, payout=payout if returned is None else returned,
+              staked_at=bet.created_at, now=now,
+              void=outcome == BetStatus.VOID and returned is None)
     if outcome == BetStatus.VOID:
         return release_hold(player_id=bet.player_id, currency=bet.currency, amount=bet.stake,
                             kind=TransactionKind.BET_SETTLE, dedupe_key=key, reference=reference)
@@ -409,7 +417,8 @@ def _bet_settle_locked(*, bet_id, market_id: int, now) -> str:
     bet._change_reason = f"market {market_id} settlement v{market.settlement_version}"
 
     if bet.status == BetStatus.OPEN:
-        txn = _post_outcome(bet=bet, outcome=outcome, payout=payout, seq=bet.settle_seq + 1)
+        txn = _post_outcome(bet=bet, outcome=outcome, payout=payout, seq=bet.settle_seq + 1,
+                            now=now)
         bet.settle(outcome=outcome, payout=payout, now=now)
         bet.settle_transaction = txn
         bet.save(update_fields=_SETTLEMENT_FIELDS)
@@ -428,7 +437,8 @@ def _bet_settle_locked(*, bet_id, market_id: int, now) -> str:
     seq = bet.settle_seq + 1
     ledger_reverse(original=bet.settle_transaction, dedupe_key=f"bet:{bet.pk}:settle:{seq}:reverse",
                    reason=f"resettlement of market {market_id} v{market.settlement_version}")
-    txn = _post_outcome(bet=bet, outcome=outcome, payout=payout, seq=seq)
+    txn = _post_outcome(bet=bet, outcome=outcome, payout=payout, seq=seq, now=now,
+                        returned=payout - old_payout)
     bet.resettle(outcome=outcome, payout=payout, now=now)
     bet.settle_transaction = txn
     bet.save(update_fields=_SETTLEMENT_FIELDS)

@@ -30,6 +30,7 @@ from django.db import connection, transaction
 
 from common.errors import DomainError
 from common.gates import Operation, gates_check
+from common.hooks import hooks_run
 from common.history import save_with_history
 from common.money import currency_get
 from events.services import emit
@@ -403,6 +404,9 @@ def casino_win(*, cmd: WinCommand, now: datetime) -> WalletResult:
             txn = None
             balance = None
             if cmd.amount:
+                # A win lowers the player's net loss (responsible gambling); never refuses.
+                hooks_run("STAKE_RETURN_HOOKS", player_id=launch.player_id, currency=cmd.currency,
+                          stake=0, payout=cmd.amount, staked_at=None, now=now)
                 accts = posting_accounts(player_id=launch.player_id, currency=cmd.currency)
                 txn = ledger_post(
                     kind=TransactionKind.CASINO_WIN,
@@ -485,6 +489,10 @@ def casino_rollback(*, cmd: RollbackCommand, now: datetime) -> WalletResult:
             if bet.status == TxStatus.APPLIED:
                 reversed_amount = bet.amount
                 if bet.ledger_transaction_id is not None:
+                    # The stake leaves the player's limit counters; never refuses.
+                    hooks_run("STAKE_RETURN_HOOKS", player_id=bet.player_id, currency=bet.currency,
+                              stake=bet.amount, payout=bet.amount, staked_at=bet.created_at,
+                              now=now, void=True)
                     accts = posting_accounts(player_id=bet.player_id, currency=bet.currency)
                     txn = ledger_post(
                         kind=TransactionKind.CASINO_ROLLBACK,

@@ -1,8 +1,9 @@
-"""The responsible-gambling gates, run inside the money transaction of each operation.
+"""The responsible-gambling gate, run inside the money transaction of each operation.
 
-Each runs after the player's compliance row is locked (so no limit or exclusion can change
-until the operation commits) and before the player's accounts are locked. A refusal raises,
-and the caller's transaction rolls back: nothing is written, the counter increment included.
+`compliance_gate` is registered in settings.COMPLIANCE_GATES (common.gates): it runs after the
+player's compliance row is locked (so no limit or exclusion can change until the operation
+commits) and before the player's accounts are locked. A refusal raises, and the caller's
+transaction rolls back: nothing is written, the counter increment included.
 
 - `deposit_gate`: a deposit request (exclusions, external register, deposit limits);
 - `stake_gate`: a sportsbook bet, a game round stake, a seamless-wallet bet (exclusions,
@@ -21,12 +22,21 @@ from datetime import datetime
 from django.db.models import DurationField, ExpressionWrapper, F, Sum, Value
 from django.db.models.functions import Greatest, Least
 
+from django.utils import timezone
+
+from common.gates import GateContext, Operation
 from common.money import format_amount
 from sessions.models import GameSession
 
 from .counters import CheckedUsage, period_bounds, usage_add_and_check, usage_return
-from .errors import ExternallyExcluded, LimitExceeded, SelfExcluded, TimedOut
-from .models import Exclusion, LimitKind, Profile
+from .errors import (
+    ExternallyExcluded,
+    LimitExceeded,
+    RealityCheckPending,
+    SelfExcluded,
+    TimedOut,
+)
+from .models import Exclusion, LimitKind, Profile, RealityCheck
 from .selectors import session_time_limits
 
 _STAKE_KINDS = [LimitKind.WAGER.value, LimitKind.LOSS.value]
@@ -157,3 +167,40 @@ def session_start_gate(*, player_id: int, now: datetime) -> None:
                    "remaining_seconds": 0},
         )
 
+
+
+# A new game session: not a money operation of common.gates.Operation, gated the same way.
+SESSION_START = "session_start"
+_STAKES = {Operation.BET_PLACE, Operation.ROUND_STAKE, Operation.CASINO_BET}
+
+
+def compliance_gate(ctx: GateContext) -> None:
+    """Limits and exclusions on the locked compliance row (see the module docstring).
+
+    Deposits count against deposit limits; bets, round stakes and seamless-wallet bets against
+    wager and loss limits; a round stake also waits for an acknowledged reality check and
+    stops when session time is used up. A deposit credit and withdrawals pass untouched.
+    """
+    now = ctx.now or timezone.now()
+    if ctx.operation == Operation.DEPOSIT_CREATE:
+        deposit_gate(player_id=ctx.player_id, amount=ctx.amount, currency=ctx.currency, now=now)
+    elif ctx.operation in _STAKES:
+        if ctx.operation == Operation.ROUND_STAKE:
+            _round_checks(player_id=ctx.player_id, now=now)
+        stake_gate(player_id=ctx.player_id, amount=ctx.amount, currency=ctx.currency, now=now)
+    elif ctx.operation == SESSION_START:
+        session_start_gate(player_id=ctx.player_id, now=now)
+
+
+def _round_checks(*, player_id: int, now: datetime) -> None:
+    # One live session per player: its unanswered reality check pauses play.
+    if RealityCheck.objects.filter(player_id=player_id, acknowledged_at__isnull=True,
+                                   session__status="live").exists():
+        raise RealityCheckPending()
+    remaining = session_time_remaining(player_id=player_id, now=now)
+    if remaining is not None and remaining <= 0:
+        raise LimitExceeded(
+            "Your session time limit is used up for this period.",
+            extra={"limit": {"kind": LimitKind.SESSION_TIME.value}, "remaining": "0",
+                   "remaining_seconds": 0},
+        )

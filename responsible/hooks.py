@@ -1,9 +1,9 @@
-"""Entry points the other apps run through settings-registered hook lists (common.gates),
-so the wallet, the sportsbook, the game sessions and users never import this app.
+"""Entry points the other apps run through settings-registered hook lists (common.hooks),
+so the wallet, the sportsbook, the game sessions and users never import this app. The gate
+proper is `responsible.gates.compliance_gate` (common.gates).
 
-In-transaction hooks (`*_locked`) run inside the caller's money transaction, after its
-domain rows and before the player's accounts: each first locks the player's compliance row.
-The others run before any transaction (they may call the external register).
+`stake_returned` and `deposit_failed` run inside the caller's money transaction and never
+refuse; the others run before any transaction (they may call the external register).
 """
 
 from __future__ import annotations
@@ -11,32 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from . import gates, services
-from .errors import RealityCheckPending
-from .lock_objects import compliance_lock
-from .models import RealityCheck
-
-
-def deposit_locked(*, player_id: int, amount: int, currency: str, now: datetime, **_) -> None:
-    compliance_lock(player_id)
-    gates.deposit_gate(player_id=player_id, amount=amount, currency=currency, now=now)
-
-
-def stake_locked(*, player_id: int, amount: int, currency: str, now: datetime,
-                 session_id=None, **_) -> None:
-    compliance_lock(player_id)
-    if session_id is not None and RealityCheck.objects.filter(
-            session_id=session_id, acknowledged_at__isnull=True).exists():
-        raise RealityCheckPending()
-    gates.stake_gate(player_id=player_id, amount=amount, currency=currency, now=now)
-    if session_id is not None:
-        remaining = gates.session_time_remaining(player_id=player_id, now=now)
-        if remaining is not None and remaining <= 0:
-            gates.session_start_gate(player_id=player_id, now=now)
-
-
-def session_start_locked(*, player_id: int, now: datetime, **_) -> None:
-    compliance_lock(player_id)
-    gates.session_start_gate(player_id=player_id, now=now)
 
 
 def stake_returned(*, player_id: int, currency: str, stake: int, payout: int, staked_at,

@@ -26,6 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from common.gates import Operation, gates_check
+from common.hooks import hooks_run
 from common.history import save_with_history
 from common.money import currency_get
 from events.services import emit
@@ -63,6 +64,8 @@ CLOSE_CODES = {
 CLOSE_UNAUTHORIZED = 4003
 
 _LIVE_INDEX = "game_session_one_live_per_player"
+# The gate operation of a new session (common.gates): exclusions and session-time limits.
+SESSION_START = "session_start"
 _START_ATTEMPTS = 10
 
 
@@ -123,6 +126,9 @@ def _not_live(session: GameSession) -> SessionNotLive:
 
 def _void_round(rnd: GameRound, *, reason: str, now: datetime, actor=None, note: str = "") -> None:
     rnd.void(reason=reason, now=now)
+    # The stake leaves the player's limit counters (never refuses).
+    hooks_run("STAKE_RETURN_HOOKS", player_id=rnd.player_id, currency=rnd.currency,
+              stake=rnd.stake, payout=rnd.stake, staked_at=rnd.opened_at, now=now, void=True)
     save_with_history(rnd, user=actor, reason=note or f"voided: {reason}")
     release_hold(
         player_id=rnd.player_id, currency=rnd.currency, amount=rnd.stake,
@@ -210,6 +216,10 @@ def _session_start_once(*, player, game: str, currency: str, now: datetime) -> G
             .filter(player=player, status=SessionStatus.LIVE)
             .first()
         )
+        # The old live session (domain row) is locked; the compliance row next: exclusions
+        # and session-time limits refuse a new session (accounts come after, in _close).
+        gates_check(operation=SESSION_START, player_id=player.pk, amount=0, currency=currency,
+                    now=now, player=player)
         if old is not None:
             # The FK to the new row is checked at commit (deferred), so the old row can
             # leave the live state before the new one enters it.
@@ -426,6 +436,9 @@ def game_round_guess(
                 stake=rnd.stake, card=rnd.card, choice=choice, next_card=next_card
             )
             rnd.settle(choice=choice, next_card=next_card, outcome=outcome, payout=payout, now=now)
+            # A win lowers the player's net loss (never refuses).
+            hooks_run("STAKE_RETURN_HOOKS", player_id=player.pk, currency=rnd.currency,
+                      stake=rnd.stake, payout=payout, staked_at=rnd.opened_at, now=now)
             save_with_history(rnd, user=player, reason=f"guess {choice}")
             settle_hold(
                 player_id=player.pk, currency=rnd.currency, stake=rnd.stake, payout=payout,

@@ -3,9 +3,11 @@ from __future__ import annotations
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.signals import user_logged_in
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from common.errors import DomainError
+from common.hooks import hooks_run
 
 from .models import User
 
@@ -23,9 +25,13 @@ class InvalidCredentials(DomainError):
 
 
 def user_register(*, username: str, email: str, password: str) -> User:
-    """Create a player account. Raises UsernameTaken, django ValidationError for a weak password."""
+    """Create a player account. Raises UsernameTaken, django ValidationError for a weak
+    password, and whatever the registration checks raise (the external self-exclusion
+    register: 403 externally_excluded, 503 exclusion_register_unavailable)."""
     candidate = User(username=username, email=email)
     password_validation.validate_password(password, user=candidate)
+    # Before the transaction: a check may call an external register.
+    hooks_run("USER_REGISTRATION_CHECKS", email=email, username=username)
     candidate.set_password(password)
     try:
         with transaction.atomic(durable=True):
@@ -36,6 +42,7 @@ def user_register(*, username: str, email: str, password: str) -> User:
             candidate.save()
     except IntegrityError:
         raise UsernameTaken() from None
+    hooks_run("USER_REGISTERED_HOOKS", user=candidate, now=timezone.now())
     return candidate
 
 
@@ -47,5 +54,6 @@ def token_issue(*, username: str, password: str, request=None) -> str:
     # A token is a login: Django records last_login and django-axes an access log row
     # (what the player page shows as "Logged in ... via API").
     user_logged_in.send(sender=user.__class__, request=request, user=user)
+    hooks_run("USER_LOGIN_HOOKS", user=user, now=timezone.now())
     token, _ = Token.objects.get_or_create(user=user)
     return token.key

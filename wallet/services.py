@@ -19,6 +19,7 @@ from django_fsm import can_proceed
 from common.errors import BadRequest, DomainError, NotFound
 from common.gates import GateFlag, Operation, gates_check
 from common.history import save_with_history
+from common.hooks import hooks_run
 from common.metrics import count_duplicate_callback, count_money_operation
 from common.money import CURRENCIES, format_amount, parse_amount
 from common.tasks import enqueue_on_commit
@@ -60,8 +61,12 @@ def _event_payload(obj: Deposit | Withdrawal, now: datetime, **extra: Any) -> di
 def deposit_create(*, player, amount: int, currency: str, provider: str, now: datetime) -> Deposit:
     """Open a pending deposit; the provider's signed webhook completes or fails it.
 
-    Raises whatever the compliance gates raise (AccountRestricted for a blocked player).
+    Raises whatever the compliance gates raise (AccountRestricted for a blocked player; a
+    self-exclusion or time-out 403, limit_exceeded 422) and the prechecks (the external
+    self-exclusion register unavailable: 503). A refused deposit writes nothing.
     """
+    # Before the transaction: a precheck may call the external self-exclusion register.
+    hooks_run("DEPOSIT_PRECHECKS", player=player, now=now)
     with transaction.atomic(durable=True):
         gates_check(operation=Operation.DEPOSIT_CREATE, player_id=player.pk, amount=amount,
                     currency=currency, now=now, player=player)
@@ -102,6 +107,9 @@ def _deposit_succeed(deposit: Deposit, *, provider_transaction_id: str,
 
 def _deposit_fail(deposit: Deposit, *, provider_transaction_id: str, now: datetime) -> None:
     deposit.fail(provider_transaction_id=provider_transaction_id, reason="provider reported failure")
+    # A failed deposit no longer counts against the player's deposit limits.
+    hooks_run("DEPOSIT_FAILED_HOOKS", player_id=deposit.player_id, currency=deposit.currency,
+              amount=deposit.amount, requested_at=deposit.created_at, now=now)
     save_with_history(deposit, reason=f"provider failed {provider_transaction_id}")
     emit(topic="deposit.failed", aggregate_type="deposit", aggregate_id=deposit.pk,
                 payload=_event_payload(deposit, now, deposit_id=str(deposit.pk)))

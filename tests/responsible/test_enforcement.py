@@ -159,27 +159,40 @@ def test_wins_lower_the_net_loss_and_voids_take_the_stake_out(player):
     assert first.status == "won"
     assert first.payout == 4_800
     assert usage(player).loss_day == 1_500 - 4_800
-    other, _ = selections_of(make_market(event_name="City v Town"))
-    bet(player, other, 5_300, T0 + HOUR)  # -33.00 + 53.00 = 20.00: up to the limit
-    with pytest.raises(LimitExceeded):
-        bet(player, other, 1, T0 + HOUR)
+    other, _ = selections_of(make_market(event_name="City v Town", max_stake="1000"))
+    bet(player, other, 5_200, T0 + HOUR)  # -33.00 + 52.00 = 19.00
+    with pytest.raises(LimitExceeded) as exc:
+        bet(player, other, 101, T0 + HOUR)
+    assert exc.value.extra["remaining"] == "1.00"
+    bet(player, other, 100, T0 + HOUR)  # exactly up to the limit
 
 
-def test_a_round_stake_over_the_loss_limit_is_refused_and_a_void_returns_it(player):
+def test_a_void_takes_the_round_stake_out_and_a_stake_over_the_limit_is_refused(player,
+                                                                                monkeypatch):
     limit(player, "loss", 300)
     session = sessions.game_session_start(player=player, game="hilo", currency="USD", now=T0)
     sessions.game_round_bet(session_id=session.pk, player=player, client_round_id=uuid.uuid4(),
-                            stake=300, now=T0)
-    before = written(player)
-    with pytest.raises(LimitExceeded):
-        other = sessions.game_session_start(player=player, game="hilo", currency="USD", now=T0)
-        sessions.game_round_bet(session_id=other.pk, player=player,
-                                client_round_id=uuid.uuid4(), stake=1, now=T0)
-    # The supersede voided the open round and returned the stake: counters follow.
-    assert usage(player).loss_day == 0
-    assert usage(player).wager_day == 0
+                            stake=200, now=T0)
+    assert usage(player).loss_day == 200
+    # A new session supersedes this one and voids its open round: the stake comes back out.
+    session = sessions.game_session_start(player=player, game="hilo", currency="USD", now=T0)
+    assert (usage(player).loss_day, usage(player).wager_day) == (0, 0)
     assert balances(player)["reserved"] == 0
-    assert before[0]["reserved"] == 300
+
+    monkeypatch.setattr(hilo, "draw_card", lambda: 7)
+    rid = uuid.uuid4()
+    sessions.game_round_bet(session_id=session.pk, player=player, client_round_id=rid,
+                            stake=300, now=T0)
+    monkeypatch.setattr(hilo, "draw_card", lambda: 2)
+    lost = sessions.game_round_guess(session_id=session.pk, player=player, client_round_id=rid,
+                                     choice="higher", now=T0)
+    assert lost.round.outcome == "lost"
+    before = written(player)
+    with pytest.raises(LimitExceeded) as exc:
+        sessions.game_round_bet(session_id=session.pk, player=player,
+                                client_round_id=uuid.uuid4(), stake=1, now=T0)
+    assert exc.value.extra["limit"]["kind"] == "loss" and exc.value.extra["remaining"] == "0.00"
+    assert written(player) == before
 
 
 def test_a_round_win_lowers_the_loss_counter(player, monkeypatch):
@@ -198,7 +211,7 @@ def test_a_round_win_lowers_the_loss_counter(player, monkeypatch):
 
 
 def test_withdrawals_are_never_blocked_by_a_limit(player, settings):
-    settings.WALLET_WITHDRAWAL_GATES = []
+    settings.KYC_WITHDRAWAL_THRESHOLD = "1000000"
     limit(player, "deposit", 0)
     limit(player, "wager", 0)
     limit(player, "loss", 0)
