@@ -30,8 +30,8 @@ from django.db import connection, transaction
 
 from common.errors import DomainError
 from common.gates import Operation, gates_check
-from common.hooks import hooks_run
 from common.history import save_with_history
+from common.hooks import hooks_run
 from common.money import currency_get
 from events.services import emit
 from wallet.ledger import Posting, ledger_post, posting_accounts, system_account

@@ -21,7 +21,6 @@ from datetime import datetime
 
 from django.db.models import DurationField, ExpressionWrapper, F, Sum, Value
 from django.db.models.functions import Greatest, Least
-
 from django.utils import timezone
 
 from common.gates import GateContext, Operation

@@ -279,6 +279,9 @@ class Usage(models.Model):
             models.UniqueConstraint(fields=["player", "currency"], name="rg_usage_one_row"),
         ]
 
+    def __str__(self) -> str:
+        return f"usage of {self.player_id} in {self.currency} (day of {self.day_start})"
+
 
 class RealityCheck(models.Model):
     """One reality check sent on a live game session; play pauses until acknowledged."""
@@ -299,3 +302,7 @@ class RealityCheck(models.Model):
             models.UniqueConstraint(fields=["session"], condition=Q(acknowledged_at__isnull=True),
                                     name="rg_one_pending_reality_check"),
         ]
+
+    def __str__(self) -> str:
+        state = "acknowledged" if self.acknowledged_at else "pending"
+        return f"reality check at {self.issued_at:%Y-%m-%d %H:%M} ({state})"

@@ -24,7 +24,6 @@ from sessions.errors import SessionNotLive
 from sessions.models import GameRound, GameSession, RoundStatus, SessionStatus
 from wallet.ledger import outbox_emit
 
-from .gates import session_time_remaining
 from .errors import (
     CoolingOff,
     ExclusionActive,
@@ -36,6 +35,7 @@ from .errors import (
     ReasonRequired,
     RegisterUnavailable,
 )
+from .gates import session_time_remaining
 from .lock_objects import compliance_lock, exclusion_lock, limit_lock
 from .models import (
     LIVE_EXCLUSION_STATUSES,

@@ -26,8 +26,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from common.gates import Operation, gates_check
-from common.hooks import hooks_run
 from common.history import save_with_history
+from common.hooks import hooks_run
 from common.money import currency_get
 from events.services import emit
 from wallet.ledger import hold_funds, release_hold, settle_hold

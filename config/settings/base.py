@@ -438,6 +438,10 @@ RG_REALITY_CHECK_MIN_S = env_int("RG_REALITY_CHECK_MIN_S", 300)
 RG_EXCLUSION_REGISTER = env_str("RG_EXCLUSION_REGISTER", "responsible.register.SandboxRegister")
 RG_REGISTER_CACHE_S = env_int("RG_REGISTER_CACHE_S", 3600)
 RG_SANDBOX_EXCLUDED_EMAILS = env_list("RG_SANDBOX_EXCLUDED_EMAILS", [])
+RG_SCHEMA_ENUMS = {
+    "RGLimitKindEnum": "responsible.models.LimitKind",
+    "RGExclusionKindEnum": "responsible.models.ExclusionKind",
+}
 # The money gate (common.gates) and the hooks around it; see responsible/hooks.py.
 DEPOSIT_PRECHECKS = [*DEPOSIT_PRECHECKS, "responsible.hooks.deposit_precheck"]
 COMPLIANCE_GATES = [*COMPLIANCE_GATES, "responsible.gates.compliance_gate"]
@@ -474,6 +478,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {**RG_SCHEMA_ENUMS},
 }
 
 CACHES = {

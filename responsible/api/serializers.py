@@ -136,7 +136,7 @@ class LimitPromptIn(serializers.Serializer):
     answer = serializers.ChoiceField(choices=["set_limits", "declined"])
 
 
-class HistoryOut(serializers.Serializer):
+class RGHistoryOut(serializers.Serializer):
     object = serializers.CharField()
     object_id = serializers.IntegerField()
     at = serializers.DateTimeField()
@@ -159,4 +159,4 @@ class StatusOut(serializers.Serializer):
 
 
 class StaffStatusOut(StatusOut):
-    history = HistoryOut(many=True)
+    history = RGHistoryOut(many=True)
