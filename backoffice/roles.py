@@ -35,6 +35,7 @@ PERMISSION_MAP: dict[str, dict[str, list]] = {
             ("betting", "bet", VIEW),
             ("game_sessions", "*", VIEW),
             ("casino", "*", VIEW),
+            ("responsible", "*", VIEW),
             ("backoffice", "manualadjustment", ("view", "add")),
         ],
         "actions": ["view_player", "force_close_session", "propose_adjustment"],
@@ -42,6 +43,8 @@ PERMISSION_MAP: dict[str, dict[str, list]] = {
     COMPLIANCE: {
         "models": _PLAYER_READ + [
             ("kyc", "*", ("view", "change")),
+            # view, add (the admin's impose forms) and responsible.impose_limit.
+            ("responsible", "*", ("view", "add", "impose")),
             ("betting", "bet", VIEW),
             ("game_sessions", "*", VIEW),
             ("casino", "*", VIEW),

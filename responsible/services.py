@@ -432,6 +432,12 @@ def register_check_player(*, player, now: datetime, fail_closed: bool) -> bool:
         if fail_closed:
             raise RegisterUnavailable() from None
         return Profile.objects.filter(player=player, external_excluded=True).exists()
+    recorded = Profile.objects.filter(player=player).values_list(
+        "external_excluded", "external_checked_at").first()
+    fresh = timedelta(seconds=settings.RG_REGISTER_CACHE_S)
+    if recorded is not None and recorded[0] == excluded and recorded[1] is not None \
+            and now - recorded[1] < fresh:
+        return excluded  # the same answer is on record and recent: nothing to write
     with transaction.atomic(durable=True):
         compliance_lock(player.pk)
         profile, _ = Profile.objects.select_for_update().get_or_create(player=player)
@@ -450,15 +456,16 @@ def register_check_player(*, player, now: datetime, fail_closed: bool) -> bool:
     return excluded
 
 
-def limit_prompt_record(*, player, context: str, now: datetime) -> Profile:
+def limit_prompt_record(*, player, context: str, now: datetime) -> None:
     """Record that the limit prompt was shown (at registration or first deposit), once."""
+    if Profile.objects.filter(player=player, limit_prompt_shown_at__isnull=False).exists():
+        return
     with transaction.atomic(durable=True):
         profile, _ = Profile.objects.select_for_update().get_or_create(player=player)
         if profile.limit_prompt_shown_at is None:
             profile.limit_prompt_shown_at = now
             profile.limit_prompt_context = context
             save_with_history(profile, user=player, reason=f"limit prompt shown at {context}")
-    return profile
 
 
 def limit_prompt_answer(*, player, answer: str, now: datetime) -> Profile:
@@ -569,3 +576,31 @@ def session_time_limit_end(*, session_id, now: datetime) -> bool:
         return False
     return True
 
+
+
+@dataclass(frozen=True)
+class SessionWatch:
+    ended: bool  # the session was ended here (session time used up)
+    reality_check: RealityCheck | None  # issued now, or still awaiting an answer
+    next_in_s: float | None  # seconds until the next check is due or the session time ends
+
+
+def session_watch(*, session_id, now: datetime) -> SessionWatch:
+    """What the live session socket must do now: end the session when its player's session
+    time is used up, send a reality check when one is due, or sleep `next_in_s`."""
+    session = GameSession.objects.filter(pk=session_id).first()
+    if session is None or session.status != SessionStatus.LIVE:
+        return SessionWatch(ended=False, reality_check=None, next_in_s=None)
+    if session_time_limit_end(session_id=session_id, now=now):
+        return SessionWatch(ended=True, reality_check=None, next_in_s=None)
+    check = reality_check_issue(session_id=session_id, now=now)
+    waits = []
+    remaining = session_time_remaining(player_id=session.player_id, now=now)
+    if remaining is not None:
+        waits.append(float(remaining))
+    profile = Profile.objects.filter(player_id=session.player_id).first()
+    due = reality_check_next_at(session=session,
+                                interval_s=profile.reality_check_interval_s if profile else None)
+    if due is not None:
+        waits.append(max((due - now).total_seconds(), 0.0))
+    return SessionWatch(ended=False, reality_check=check, next_in_s=min(waits) if waits else None)

@@ -4,6 +4,11 @@ An interface only: it authenticates, validates messages, calls one service per m
 shapes the answer. It holds no money state: the database is the truth, so a message lost
 on the channel layer, a dead ASGI process or a missed close event never loses a stake.
 
+Responsible gambling: a second task per connection asks `responsible.services.session_watch`
+when the player's reality check is due (it sends `{"type":"reality_check", ...}` and play pauses
+until the client answers `{"type":"reality_check_ack"}`) and ends the session when the
+player's session time is used up.
+
 Liveness: the client sends `{"type":"heartbeat"}` every GAME_SESSION_HEARTBEAT_INTERVAL_S.
 A timer task per connection expires the session GAME_SESSION_TIMEOUT_S after the last one
 (through game_session_expire, which re-checks the database's last_heartbeat_at under the
@@ -25,6 +30,7 @@ from rest_framework import serializers
 
 from common.errors import DomainError, _first_code
 from common.money import format_amount, parse_amount
+from responsible import services as responsible
 
 from . import hilo, selectors, services
 from .db import db
@@ -72,6 +78,8 @@ def _round_message(rnd: GameRound, balance: selectors.Balance, *, replayed: bool
 class GameSessionConsumer(AsyncJsonWebsocketConsumer):
     session_id: uuid.UUID
     watchdog: asyncio.Task | None = None
+    rg_watch: asyncio.Task | None = None
+    rg_sent = None
     closing = False
     joined = False
 
@@ -105,6 +113,7 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
         self.last_beat = time.time()
         self.watchdog = asyncio.create_task(self._watch())
         await self.send_json(state)
+        self.rg_watch = asyncio.create_task(self._responsible_watch())
 
     def _resume(self) -> dict:
         """Describe the session to resume."""
@@ -132,6 +141,8 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
         self.closing = True
         if self.watchdog is not None:
             self.watchdog.cancel()
+        if self.rg_watch is not None:
+            self.rg_watch.cancel()
         if self.joined:
             await self.channel_layer.group_discard(
                 services.group_name(self.session_id), self.channel_name
@@ -143,6 +154,8 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
         self.closing = True
         if self.watchdog is not None and self.watchdog is not asyncio.current_task():
             self.watchdog.cancel()
+        if self.rg_watch is not None and self.rg_watch is not asyncio.current_task():
+            self.rg_watch.cancel()
         await self.send_json({"type": "session_closed", "status": status, "reason": reason,
                               "code": code})
         await self.close(code=code)
@@ -171,6 +184,32 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
             # Still live: another socket of this session heartbeats; follow the database.
             self.last_beat = max(self.last_beat, session.last_heartbeat_at.timestamp())
 
+    async def _responsible_watch(self) -> None:
+        """Send reality checks when due; end the session when session time is used up (the
+        service closes it, and its session.closed notice closes this socket)."""
+        while not self.closing:
+            try:
+                watch = await db(responsible.session_watch)(session_id=self.session_id,
+                                                            now=timezone.now())
+            except Exception:  # noqa: BLE001 - retry soon; the gates still refuse play
+                logger.warning("responsible-gambling watch failed for %s", self.session_id,
+                               exc_info=True)
+                await asyncio.sleep(5)
+                continue
+            if watch.ended:
+                return
+            check = watch.reality_check
+            if check is not None and check.pk != self.rg_sent:
+                self.rg_sent = check.pk
+                await self.send_json({
+                    "type": "reality_check", "id": check.pk, "elapsed_s": check.elapsed_s,
+                    "net": format_amount(check.net, check.currency), "currency": check.currency,
+                    "issued_at": check.issued_at.isoformat(),
+                })
+            # Re-ask at least every 30 s: the player may change the interval or a limit.
+            delay = 30.0 if watch.next_in_s is None else min(watch.next_in_s, 30.0)
+            await asyncio.sleep(max(delay, 0.2))
+
     def _expire(self) -> GameSession:
         services.game_session_expire(session_id=self.session_id, now=timezone.now(),
                                      reason="asgi timer")
@@ -192,9 +231,11 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
         if self.closing:
             return
         kind = content.get("type") if isinstance(content, dict) else None
-        handler = {"heartbeat": self._heartbeat, "bet": self._bet, "guess": self._guess}.get(kind)
+        handler = {"heartbeat": self._heartbeat, "bet": self._bet, "guess": self._guess,
+                   "reality_check_ack": self._reality_check_ack}.get(kind)
         if handler is None:
-            await self._error(InvalidMessage("Send heartbeat, bet or guess messages."), content)
+            await self._error(InvalidMessage(
+                "Send heartbeat, bet, guess or reality_check_ack messages."), content)
             return
         try:
             await handler(content)
@@ -229,6 +270,16 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
         await self._record_heartbeat()
         self.last_beat = time.time()
         await self.send_json({"type": "heartbeat_ack"})
+
+    async def _reality_check_ack(self, content) -> None:
+        check = await db(responsible.reality_check_acknowledge)(
+            session_id=self.session_id, player=self.player, now=timezone.now())
+        self.last_beat = time.time()
+        await self.send_json({"type": "reality_check_acknowledged",
+                              "id": check.pk if check is not None else None})
+        if self.rg_watch is not None:  # schedule the next check from this answer
+            self.rg_watch.cancel()
+        self.rg_watch = asyncio.create_task(self._responsible_watch())
 
     @staticmethod
     def _round_id(content) -> uuid.UUID:
