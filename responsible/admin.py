@@ -16,7 +16,7 @@ from django.utils import timezone
 from rest_framework import serializers
 from simple_history.admin import SimpleHistoryAdmin
 
-from backoffice.admin_buttons import ReadOnlyAdminMixin
+from common.admin import ReadOnlyAdminMixin
 from common.errors import DomainError
 from common.money import CURRENCIES, parse_amount
 

@@ -19,10 +19,10 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 
 from common.history import save_with_history
+from events.services import emit
 from sessions import services as session_services
 from sessions.errors import SessionNotLive
 from sessions.models import GameRound, GameSession, RoundStatus, SessionStatus
-from wallet.ledger import outbox_emit
 
 from .errors import (
     CoolingOff,
@@ -61,7 +61,7 @@ def _cooling_off() -> timedelta:
 
 def _emit(topic: str, *, player_id: int, aggregate_type: str, aggregate_id, now: datetime,
           **payload) -> None:
-    outbox_emit(topic=topic, aggregate_type=aggregate_type, aggregate_id=aggregate_id,
+    emit(topic=topic, aggregate_type=aggregate_type, aggregate_id=aggregate_id,
                 payload={"player_id": player_id, "occurred_at": now.isoformat(), **payload})
 
 

@@ -4,10 +4,11 @@ An interface only: it authenticates, validates messages, calls one service per m
 shapes the answer. It holds no money state: the database is the truth, so a message lost
 on the channel layer, a dead ASGI process or a missed close event never loses a stake.
 
-Responsible gambling: a second task per connection asks `responsible.services.session_watch`
-when the player's reality check is due (it sends `{"type":"reality_check", ...}` and play pauses
-until the client answers `{"type":"reality_check_ack"}`) and ends the session when the
-player's session time is used up.
+Responsible gambling: a second task per connection asks the watcher named by the setting
+`GAME_SESSION_WATCH` (responsible.services.session_watch) whether a reality check is due (it
+sends `{"type":"reality_check", ...}`; play pauses until the client answers
+`{"type":"reality_check_ack"}`, passed to `GAME_SESSION_REALITY_CHECK_ACK`) and ends the
+session when the player's session time is used up.
 
 Liveness: the client sends `{"type":"heartbeat"}` every GAME_SESSION_HEARTBEAT_INTERVAL_S.
 A timer task per connection expires the session GAME_SESSION_TIMEOUT_S after the last one
@@ -26,11 +27,11 @@ from urllib.parse import parse_qs
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from rest_framework import serializers
 
 from common.errors import DomainError, _first_code
 from common.money import format_amount, parse_amount
-from responsible import services as responsible
 
 from . import hilo, selectors, services
 from .db import db
@@ -39,6 +40,12 @@ from .heartbeats import batcher
 from .models import GameRound, GameSession, HiloChoice
 
 logger = logging.getLogger(__name__)
+
+
+def _hook(name: str):
+    """A callable another app registered in settings (the responsible-gambling watcher): the
+    sessions app never imports it (docs/architecture.md)."""
+    return import_string(getattr(settings, name))
 
 
 def _first_message(detail) -> str | None:
@@ -113,7 +120,8 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
         self.last_beat = time.time()
         self.watchdog = asyncio.create_task(self._watch())
         await self.send_json(state)
-        self.rg_watch = asyncio.create_task(self._responsible_watch())
+        if settings.GAME_SESSION_WATCH:
+            self.rg_watch = asyncio.create_task(self._responsible_watch())
 
     def _resume(self) -> dict:
         """Describe the session to resume."""
@@ -189,8 +197,8 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
         service closes it, and its session.closed notice closes this socket)."""
         while not self.closing:
             try:
-                watch = await db(responsible.session_watch)(session_id=self.session_id,
-                                                            now=timezone.now())
+                watch = await db(_hook("GAME_SESSION_WATCH"))(session_id=self.session_id,
+                                                              now=timezone.now())
             except Exception:  # noqa: BLE001 - retry soon; the gates still refuse play
                 logger.warning("responsible-gambling watch failed for %s", self.session_id,
                                exc_info=True)
@@ -272,14 +280,16 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "heartbeat_ack"})
 
     async def _reality_check_ack(self, content) -> None:
-        check = await db(responsible.reality_check_acknowledge)(
+        if not settings.GAME_SESSION_REALITY_CHECK_ACK:
+            raise InvalidMessage("Reality checks are not enabled.")
+        check = await db(_hook("GAME_SESSION_REALITY_CHECK_ACK"))(
             session_id=self.session_id, player=self.player, now=timezone.now())
         self.last_beat = time.time()
         await self.send_json({"type": "reality_check_acknowledged",
                               "id": check.pk if check is not None else None})
         if self.rg_watch is not None:  # schedule the next check from this answer
             self.rg_watch.cancel()
-        self.rg_watch = asyncio.create_task(self._responsible_watch())
+            self.rg_watch = asyncio.create_task(self._responsible_watch())
 
     @staticmethod
     def _round_id(content) -> uuid.UUID:

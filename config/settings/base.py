@@ -291,6 +291,10 @@ GAME_SESSION_DB_THREADS = env_int("GAME_SESSION_DB_THREADS", 4)
 # Where browsers open game-session sockets when the ASGI server is not behind the same
 # host:port as the HTTP API (make run: `ws://127.0.0.1:<WS_PORT>`). Empty: the request's host.
 WEBSOCKET_BASE_URL = env_str("WEBSOCKET_BASE_URL", "")
+# The live-session watcher (reality checks, session time) and the reality-check answer:
+# dotted paths another app registers (responsible gambling below); empty: none.
+GAME_SESSION_WATCH = ""
+GAME_SESSION_REALITY_CHECK_ACK = ""
 # --- end game sessions
 
 # --- reconciliation, outbox, monitoring (issue 7) ------------------------------------------
@@ -450,6 +454,8 @@ DEPOSIT_FAILED_HOOKS = [*DEPOSIT_FAILED_HOOKS, "responsible.hooks.deposit_failed
 USER_REGISTRATION_CHECKS = [*USER_REGISTRATION_CHECKS, "responsible.hooks.registration_check"]
 USER_REGISTERED_HOOKS = [*USER_REGISTERED_HOOKS, "responsible.hooks.registered"]
 USER_LOGIN_HOOKS = [*USER_LOGIN_HOOKS, "responsible.hooks.login"]
+GAME_SESSION_WATCH = "responsible.services.session_watch"
+GAME_SESSION_REALITY_CHECK_ACK = "responsible.services.reality_check_acknowledge"
 CELERY_BEAT_SCHEDULE["responsible-exclusions"] = {
     "task": "responsible.tasks.exclusions_task",
     "schedule": 60.0,

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.errors import NotFound
-from wallet.idempotency import idempotent
+from common.idempotency import idempotent
 
 from .. import selectors, services
 from ..permissions import CanImpose
