@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from betting import services as betting
 from betting.models import Bet
+from events.models import OutboxEvent
 from responsible import services
 from responsible.counters import period_starts
 from responsible.errors import LimitExceeded
@@ -24,7 +25,7 @@ from tests.betting.conftest import make_market, selections_of
 from tests.factories import balances, make_staff
 from users.roles import COMPLIANCE
 from wallet import services as wallet
-from wallet.models import Deposit, OutboxEvent, Transaction, Withdrawal
+from wallet.models import Deposit, Transaction, Withdrawal
 
 from .conftest import DAY, HOUR, T0
 
