@@ -17,10 +17,12 @@ from axes.models import AccessLog
 from django.contrib import admin
 from django.db.models import Count, Q, Sum
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from betting.models import Bet, BetStatus
 from common.display import money, odds, person
 from kyc.models import AMLProfile, AMLStatus, KYCApplication, KYCStatus
+from responsible import selectors as rg_selectors
 from sessions.models import GameRound, GameSession, RoundStatus, SessionStatus
 from users.models import User
 from wallet.models import (
@@ -187,6 +189,7 @@ def player_summary(*, player: User, viewer) -> dict:
     if kyc is None or kyc.status != KYCStatus.APPROVED:
         flags.append(Flag("warn", "KYC not approved: withdrawals need an approved KYC application.",
                           admin_change_url(kyc)))
+    flags += _responsible_flags(player)
     pending_adjustments = ManualAdjustment.objects.filter(
         player=player, status=AdjustmentStatus.PROPOSED).count()
     if pending_adjustments:
@@ -209,6 +212,34 @@ def player_summary(*, player: User, viewer) -> dict:
                               "url": admin_change_url(w)} for w in withdrawals],
         "flags": flags,
     }
+
+
+def _limit_value(limit, amount) -> str:
+    if limit.kind == "session_time":
+        return f"{amount // 60} min"
+    return money(amount, limit.currency)
+
+
+def _responsible_flags(player: User) -> list[Flag]:
+    """Exclusions in force, limits and their pending changes (responsible gambling)."""
+    now = timezone.now()
+    flags = []
+    for exclusion in rg_selectors.exclusions_in_force(player_id=player.pk, now=now):
+        until = f"until {exclusion.ends_at:%Y-%m-%d %H:%M}" if exclusion.ends_at else "indefinite"
+        if exclusion.status == "return_requested":
+            until = f"return requested, reopens {exclusion.reopen_at:%Y-%m-%d %H:%M}"
+        flags.append(Flag("bad", f"{exclusion.get_kind_display()} ({exclusion.source}, {until}): "
+                                 "no deposits, bets or play; withdrawals allowed.",
+                          admin_change_url(exclusion)))
+    for limit in rg_selectors.limit_list(player_id=player.pk):
+        text = (f"{limit.get_source_display()} {limit.period} {limit.kind} limit "
+                f"{_limit_value(limit, limit.amount)}")
+        if limit.status == "pending":
+            change = ("removal" if limit.pending_amount is None
+                      else f"increase to {_limit_value(limit, limit.pending_amount)}")
+            text += f"; {change} pending (cooling-off until {limit.pending_effective_at:%Y-%m-%d %H:%M})"
+        flags.append(Flag("info", text, admin_change_url(limit)))
+    return flags
 
 
 # --- timeline ----------------------------------------------------------------------------
@@ -234,6 +265,9 @@ SOURCE_LABELS = {
     "kyc.kycapplication": "kyc",
     "kyc.amlprofile": "aml",
     "backoffice.manualadjustment": "staff",
+    "responsible.limit": "limit",
+    "responsible.exclusion": "exclusion",
+    "responsible.profile": "responsible gambling",
 }
 # Amount columns per history source: (amount field, label) in the order they matter.
 _AMOUNT_FIELDS = ("amount", "stake")

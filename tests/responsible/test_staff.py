@@ -45,10 +45,15 @@ def test_compliance_imposes_a_limit_and_an_exclusion_in_the_admin(player):
     assert Exclusion.objects.get().created_by == officer
 
     # The player page lists them.
-    page = client.get(f"/admin/players/{player.pk}/")
-    assert page.status_code == 200
-    assert b"Limits" in page.content and b"Exclusions" in page.content
-    assert b"affordability review" in page.content  # the history, with the reason
+    services.limit_set(player=player, kind="loss", period="day", currency="USD", amount=500,
+                       now=timezone.now())
+    services.limit_set(player=player, kind="loss", period="day", currency="USD", amount=900,
+                       now=timezone.now())
+    page = client.get(f"/admin/players/{player.pk}/").content.decode()
+    assert "Time-out (operator" in page or "Timeout (operator" in page
+    assert "Operator week deposit limit 25.00 USD<" in page
+    assert "Player day loss limit 5.00 USD; increase to 9.00 USD pending" in page
+    assert "affordability review" in page  # the timeline, with the reason
 
 
 def test_support_cannot_impose(player):
