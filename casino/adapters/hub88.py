@@ -42,6 +42,11 @@ STATUSES = {
     "invalid_game": "RS_ERROR_INVALID_GAME",
     "insufficient_funds": "RS_ERROR_NOT_ENOUGH_MONEY",
     "account_restricted": "RS_ERROR_USER_DISABLED",
+    # Responsible-gambling gates (responsible app): a limit, or the player is excluded.
+    "limit_exceeded": "RS_ERROR_LIMIT_REACHED",
+    "self_excluded": "RS_ERROR_USER_DISABLED",
+    "timed_out": "RS_ERROR_USER_DISABLED",
+    "externally_excluded": "RS_ERROR_USER_DISABLED",
     "duplicate_transaction": "RS_ERROR_DUPLICATE_TRANSACTION",
     "transaction_not_found": "RS_ERROR_TRANSACTION_DOES_NOT_EXIST",
     "invalid_reference": "RS_ERROR_TRANSACTION_DOES_NOT_EXIST",

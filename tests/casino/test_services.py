@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from django.conf import settings
+from django.core.management import call_command
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -337,3 +338,20 @@ def test_the_casino_reconciliation_check_finds_a_transaction_without_its_posting
     # ... and the bet's posting is now an orphan.
     orphan = [f for f in findings.values() if f.fingerprint.startswith("casino_ledger_mismatch:ledger:")]
     assert len(orphan) == 1 and orphan[0].detail["kind"] == "casino_bet"
+
+
+def test_admin_lists_a_players_rounds_with_their_transactions(client, settings):
+    settings.BACKOFFICE_REQUIRE_OTP = False  # the OTP login has its own tests
+    alice, bob = make_player(funds={"USD": 1_000}), make_player(funds={"USD": 1_000})
+    _bet(_launch(alice), "alice-bet", rnd="alice-round", amount=100)
+    _bet(_launch(bob), "bob-bet", rnd="bob-round", amount=100)
+    call_command("sync_roles")
+    client.force_login(make_staff("support_agent"))
+
+    listing = client.get(f"/admin/casino/casinoround/?player__id__exact={alice.pk}")
+    assert listing.status_code == 200
+    assert b"alice-round" in listing.content and b"bob-round" not in listing.content
+    rnd = CasinoRound.objects.get(provider_round_id="alice-round")
+    page = client.get(f"/admin/casino/casinoround/{rnd.pk}/change/")
+    assert page.status_code == 200 and b"alice-bet" in page.content
+    assert client.post(f"/admin/casino/casinoround/{rnd.pk}/change/", {}).status_code == 403
