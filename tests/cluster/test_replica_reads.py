@@ -25,6 +25,7 @@ from tests.cluster import harness as h
 from tests.e2e.procs import running, start_asgi, wait_for
 from tests.factories import balances, fund_player, make_player
 from wallet.models import Withdrawal
+from wallet.services import withdrawal_request
 
 pytestmark = pytest.mark.e2e
 
@@ -219,3 +220,43 @@ def test_a_replica_that_is_down_does_not_stop_money(apps):
     finally:
         h.start_node(rep)
         h.wait_healthy(180)
+
+
+def test_backoffice_lists_and_the_dashboard_read_the_replica_and_decisions_do_not(settings):
+    from backoffice.roles import roles_sync
+    from tests.backoffice.conftest import verified_client
+    from tests.factories import make_staff
+
+    settings.REPLICA_CHECK_INTERVAL_S = 0
+    roles_sync()
+    staff = make_staff("administrator")
+    client = verified_client(staff)
+    player = make_player()
+    fund_player(player, 5_000)
+    withdrawal = withdrawal_request(player=player, amount=1_000, currency="USD",
+                                    destination="acct-bo", now=timezone.now())
+    lead, rep = h.wait_healthy()
+    wait_for(lambda: h.replayed_up_to_primary(rep, lead), 60)
+
+    def pages(path):
+        on_replica, wrap_r = _count_queries("replica")
+        on_primary, wrap_p = _count_queries("default")
+        with wrap_r, wrap_p:
+            resp = client.get(path)
+        assert resp.status_code == 200, (path, resp.status_code)
+        return on_replica, on_primary
+
+    on_replica, on_primary = pages("/admin/wallet/withdrawal/")
+    assert any("wallet_withdrawal" in q for q in on_replica)
+    assert not any("wallet_withdrawal" in q for q in on_primary)
+    # Who is asking (session, user, TOTP device) is read on the primary.
+    assert any("django_session" in q for q in on_primary)
+    assert not any("django_session" in q or "otp_totp" in q for q in on_replica)
+
+    on_replica, on_primary = pages("/admin/dashboard/")
+    assert on_replica, "the dashboard read nothing from the replica"
+
+    # The change form, where staff decide, reads the primary.
+    on_replica, on_primary = pages(f"/admin/wallet/withdrawal/{withdrawal.pk}/change/")
+    assert not any("wallet_withdrawal" in q for q in on_replica)
+    assert any("wallet_withdrawal" in q for q in on_primary)
