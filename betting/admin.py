@@ -7,14 +7,11 @@ allowed; each asks for a reason, which the service writes into the market's hist
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -102,9 +99,9 @@ class SettleForm(ReasonForm):
     void = forms.BooleanField(required=False, label="Void the market (return every stake)")
     field_order = ["winners", "void", "reason"]
 
-    def __init__(self, *args, market: Market, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["winners"].queryset = market.selections.order_by("id")
+    def __init__(self, *args, obj: Market, **kwargs):
+        super().__init__(*args, obj=obj, **kwargs)
+        self.fields["winners"].queryset = obj.selections.order_by("id")
 
     def clean(self):
         cleaned = super().clean()
@@ -113,12 +110,7 @@ class SettleForm(ReasonForm):
         return cleaned
 
 
-@dataclass(frozen=True)
-class FormTransitionButton(TransitionButton):
-    """A button whose page asks for more than a reason: `form_class(data, market=obj)`;
-    `run(obj, actor, reason, now, data=cleaned_data)`."""
-
-    form_class: type[forms.Form] | None = None
+SETTLE_QUEUED = "Done: the settlement of the market's bets is queued."
 
 
 def _suspend(market, actor, reason, now):
@@ -176,48 +168,14 @@ class MarketAdmin(TraderActionsMixin, TransitionButtonsMixin, SimpleHistoryAdmin
                          allowed=lambda m: can_proceed(m.suspend), run=_suspend),
         TransitionButton("resume", "Resume", TRADE_PERMISSION,
                          allowed=lambda m: can_proceed(m.resume), run=_resume),
-        FormTransitionButton("settle", "Settle or void", TRADE_PERMISSION,
-                             allowed=lambda m: can_proceed(m.settle), run=_settle,
-                             form_class=SettleForm),
+        TransitionButton("settle", "Settle or void", TRADE_PERMISSION,
+                         allowed=lambda m: can_proceed(m.settle), run=_settle,
+                         form_class=SettleForm, success_message=SETTLE_QUEUED),
         # A different result for a resulted market: reverses and re-applies its bets.
-        FormTransitionButton("resettle", "Resettle", TRADE_PERMISSION,
-                             allowed=lambda m: can_proceed(m.resettle), run=_settle,
-                             form_class=SettleForm, danger=True),
+        TransitionButton("resettle", "Resettle", TRADE_PERMISSION,
+                         allowed=lambda m: can_proceed(m.resettle), run=_settle,
+                         form_class=SettleForm, danger=True, success_message=SETTLE_QUEUED),
     ]
-
-    def transition_view(self, request, object_id, name):
-        button = next((b for b in self.transition_buttons if b.name == name), None)
-        if not (isinstance(button, FormTransitionButton) and button.form_class):
-            return super().transition_view(request, object_id, name)
-        # Same checks and flow as TransitionButtonsMixin.transition_view, with a bigger form.
-        obj = self.get_object(request, object_id)
-        if obj is None:
-            raise Http404
-        if not self.has_view_permission(request, obj):
-            raise PermissionDenied
-        if not request.user.has_perm(button.permission):
-            raise PermissionDenied
-        change_url = reverse("admin:betting_market_change", args=[object_id],
-                             current_app=self.admin_site.name)
-        if not button.allowed(obj):
-            messages.error(request, f"“{button.label}” is not allowed in the current state.")
-            return HttpResponseRedirect(change_url)
-        form = button.form_class(request.POST or None, market=obj)
-        if request.method == "POST" and form.is_valid():
-            try:
-                button.run(obj, request.user, form.cleaned_data["reason"], timezone.now(),
-                           data=form.cleaned_data)
-            except DomainError as exc:
-                messages.error(request, f"{button.label} refused: {exc.detail} [{exc.code}]")
-            else:
-                messages.success(request, f"{button.label}: done for {obj}; the settlement "
-                                          "of its bets is queued.")
-            return HttpResponseRedirect(change_url)
-        return TemplateResponse(request, "admin/backoffice/transition_reason.html", {
-            **self.admin_site.each_context(request),
-            "title": f"{button.label}: {obj}", "opts": self.model._meta, "object": obj,
-            "button": button, "form": form, "change_url": change_url,
-        })
 
     @admin.action(description="Suspend selected markets", permissions=["trade"])
     def suspend_markets(self, request, queryset):

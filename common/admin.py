@@ -1,6 +1,10 @@
-"""Admin buttons for state transitions: shown only to staff whose role holds the button's
-permission and only while the transition is allowed; each asks for a reason that is passed
-to the service (which writes it into the history) and then reports the outcome.
+"""The one admin screen for state transitions, shared by every app.
+
+A `TransitionButton` on a change page is shown only to staff holding its permission and only
+while `allowed(obj)` says the transition may happen. Pressing it opens one page that asks
+for a reason (required unless `reason_required=False`) and, when the button has a
+`form_class`, for whatever else the transition needs (a market's winners, say); then it
+calls the app's service, which writes the reason into the history, and reports the outcome.
 
 Usage in any app's admin.py:
 
@@ -9,7 +13,14 @@ Usage in any app's admin.py:
             TransitionButton("approve", "Approve", "backoffice.decide_withdrawal",
                              allowed=lambda w: can_proceed(w.approve),
                              run=lambda obj, actor, reason, now: withdrawal_approve(...)),
+            TransitionButton("settle", "Settle", "backoffice.trade_markets",
+                             allowed=..., form_class=SettleForm,  # SettleForm(data, obj=obj)
+                             run=lambda obj, actor, reason, now, data: market_settle(...)),
         ]
+
+`run(obj, actor, reason, now)` is called with `data=<the form's cleaned_data>` as well when
+the button has a form. A refused press raises `common.denied.MissingPermission`, so the 403
+page names the permission and the roles holding it.
 """
 
 from __future__ import annotations
@@ -20,15 +31,29 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from common.denied import MissingPermission, require_perm
 from common.errors import DomainError
 
 from .models import IdempotencyRecord
+
+
+class ReasonForm(forms.Form):
+    """The reason every transition asks for; a button's own form extends it."""
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=2000,
+        help_text="Recorded in the history with your name and the time.",
+    )
+
+    def __init__(self, *args, required: bool = True, obj=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.obj = obj
+        self.fields["reason"].required = required
 
 
 @dataclass(frozen=True)
@@ -37,25 +62,20 @@ class TransitionButton:
     label: str
     permission: str  # "app_label.codename"
     allowed: Callable[[Any], bool]
-    run: Callable[..., Any]  # run(obj, actor, reason, now)
+    run: Callable[..., Any]  # run(obj, actor, reason, now[, data=cleaned_data])
     reason_required: bool = True
     danger: bool = False
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=2000,
-        help_text="Recorded in the history with your name and the time.",
-    )
-
-    def __init__(self, *args, required: bool = True, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["reason"].required = required
+    # A ReasonForm subclass asking for more than a reason; built as form_class(data, obj=obj).
+    form_class: type[ReasonForm] | None = None
+    # Shown after a successful press ("{label}: done for {obj}." by default).
+    success_message: str = ""
 
 
 class TransitionButtonsMixin:
     transition_buttons: list[TransitionButton] = []
     change_form_template = "admin/backoffice/change_form_transitions.html"
+    # The URL segment of the buttons: <pk>/<transition_path>/<name>/.
+    transition_path = "transition"
 
     def available_buttons(self, request, obj) -> list[TransitionButton]:
         if obj is None:
@@ -63,20 +83,21 @@ class TransitionButtonsMixin:
         return [b for b in self.transition_buttons
                 if request.user.has_perm(b.permission) and b.allowed(obj)]
 
+    def _transition_url_name(self) -> str:
+        return f"{self.model._meta.app_label}_{self.model._meta.model_name}_transition"
+
     def get_urls(self):
-        info = self.model._meta.app_label, self.model._meta.model_name
         return [
-            path("<path:object_id>/transition/<str:name>/",
+            path(f"<path:object_id>/{self.transition_path}/<str:name>/",
                  self.admin_site.admin_view(self.transition_view),
-                 name=f"{info[0]}_{info[1]}_transition"),
+                 name=self._transition_url_name()),
         ] + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)
-        info = self.model._meta.app_label, self.model._meta.model_name
         buttons = [
             {"name": b.name, "label": b.label, "danger": b.danger,
-             "url": reverse(f"admin:{info[0]}_{info[1]}_transition", args=[object_id, b.name],
+             "url": reverse(f"admin:{self._transition_url_name()}", args=[object_id, b.name],
                             current_app=self.admin_site.name)}
             for b in self.available_buttons(request, obj)
         ]
@@ -88,31 +109,36 @@ class TransitionButtonsMixin:
         if obj is None:
             raise Http404
         if not self.has_view_permission(request, obj):
-            raise PermissionDenied
+            opts = self.model._meta
+            raise MissingPermission(f"{opts.app_label}.view_{opts.model_name}")
         button = next((b for b in self.transition_buttons if b.name == name), None)
         if button is None:
             raise Http404
-        if not request.user.has_perm(button.permission):
-            raise PermissionDenied
-        info = self.model._meta.app_label, self.model._meta.model_name
-        change_url = reverse(f"admin:{info[0]}_{info[1]}_change", args=[object_id],
+        require_perm(request.user, button.permission, f"“{button.label}”")
+        opts = self.model._meta
+        change_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id],
                              current_app=self.admin_site.name)
         if not button.allowed(obj):
             messages.error(request, f"“{button.label}” is not allowed in the current state.")
             return HttpResponseRedirect(change_url)
-        form = ReasonForm(request.POST or None, required=button.reason_required)
+        form_class = button.form_class or ReasonForm
+        data = request.POST if request.method == "POST" else None
+        form = form_class(data, obj=obj, required=button.reason_required)
         if request.method == "POST" and form.is_valid():
+            extra = {"data": form.cleaned_data} if button.form_class else {}
             try:
-                button.run(obj, request.user, form.cleaned_data["reason"], timezone.now())
+                button.run(obj, request.user, form.cleaned_data.get("reason", ""),
+                           timezone.now(), **extra)
             except DomainError as exc:
                 messages.error(request, f"{button.label} refused: {exc.detail} [{exc.code}]")
             else:
-                messages.success(request, f"{button.label}: done for {obj}.")
+                messages.success(request, button.success_message
+                                 or f"{button.label}: done for {obj}.")
             return HttpResponseRedirect(change_url)
         context = {
             **self.admin_site.each_context(request),
             "title": f"{button.label}: {obj}",
-            "opts": self.model._meta,
+            "opts": opts,
             "object": obj,
             "button": button,
             "form": form,
@@ -122,7 +148,14 @@ class TransitionButtonsMixin:
 
 
 class ReadOnlyAdminMixin:
-    """Nobody adds, changes or deletes these rows in the admin, whatever their permissions."""
+    """Nobody adds, changes or deletes these rows in the admin, whatever their permissions.
+
+    Bulk actions are removed too, unless the admin sets `service_actions = True` for actions
+    of its own that each call a service (and check the role); Django's delete stays refused
+    by has_delete_permission.
+    """
+
+    service_actions = False
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -134,7 +167,7 @@ class ReadOnlyAdminMixin:
         return False
 
     def get_actions(self, request):
-        return {}
+        return super().get_actions(request) if self.service_actions else {}
 
 
 # Registered here because the idempotency record is common's own model.

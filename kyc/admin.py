@@ -8,20 +8,17 @@ Documents are shown inline through the logged document view, never by a public U
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django_fsm import can_proceed
 
-from common.admin import ReadOnlyAdminMixin
+from common.admin import ReadOnlyAdminMixin, ReasonForm, TransitionButton, TransitionButtonsMixin
 from common.errors import DomainError
 
 from . import services
@@ -30,15 +27,7 @@ from .models import AMLProfile, AMLStatus, KYCApplication, KYCDocument, KYCStatu
 from .permissions import can_review_kyc
 from .selectors import aml_status_get, kyc_application_history
 
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-                             max_length=4000,
-                             help_text="Recorded in the history with your name and the time.")
-
-    def __init__(self, *args, required: bool = True, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["reason"].required = required
+DECIDE_KYC = "backoffice.decide_kyc"
 
 
 class AMLStatusForm(ReasonForm):
@@ -55,41 +44,45 @@ class AMLStatusForm(ReasonForm):
         return cleaned
 
 
-class ConfirmForm(forms.Form):
+class ConfirmForm(ReasonForm):
     """No reason field: kyc_application_start_review takes no reason (it records "review
     started" with the officer), so asking for one would silently drop it."""
 
-
-@dataclass(frozen=True)
-class Decision:
-    name: str
-    label: str
-    allowed: Callable[[KYCApplication], bool]
-    run: Callable[..., object]  # run(application_id=, actor=, reason=, now=)
-    takes_reason: bool = True  # a non-empty reason is required and passed to the service
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["reason"]
 
 
 def _decidable(app: KYCApplication) -> bool:
     return app.status in (KYCStatus.SUBMITTED, KYCStatus.IN_REVIEW)
 
 
-def _start_review(*, application_id, actor, reason, now):
-    return services.kyc_application_start_review(application_id=application_id, actor=actor,
-                                                 now=now)
+def _decision(service):
+    def run(app, actor, reason, now):
+        return service(application_id=app.pk, actor=actor, reason=reason, now=now)
+    return run
+
+
+def _start_review(app, actor, reason, now, *, data):
+    return services.kyc_application_start_review(application_id=app.pk, actor=actor, now=now)
 
 
 # Every decision asks for a reason, which the service writes into the history with the
 # officer's name. Start review is a claim, not a decision (see ConfirmForm).
-DECISIONS = [
-    Decision("start-review", "Start review", lambda a: can_proceed(a.start_review),
-             _start_review, takes_reason=False),
-    Decision("approve", "Approve", _decidable, services.kyc_application_approve),
-    Decision("request-resubmission", "Request resubmission", _decidable,
-             services.kyc_application_request_resubmission),
-    Decision("reject", "Reject", _decidable, services.kyc_application_reject),
-    Decision("allow-reapply", "Allow a new application",
-             lambda a: a.status == KYCStatus.REJECTED and not a.reapply_allowed,
-             services.kyc_application_allow_reapply),
+KYC_BUTTONS = [
+    TransitionButton("start-review", "Start review", DECIDE_KYC,
+                     allowed=lambda a: can_proceed(a.start_review), run=_start_review,
+                     reason_required=False, form_class=ConfirmForm),
+    TransitionButton("approve", "Approve", DECIDE_KYC, allowed=_decidable,
+                     run=_decision(services.kyc_application_approve)),
+    TransitionButton("request-resubmission", "Request resubmission", DECIDE_KYC,
+                     allowed=_decidable,
+                     run=_decision(services.kyc_application_request_resubmission)),
+    TransitionButton("reject", "Reject", DECIDE_KYC, allowed=_decidable,
+                     run=_decision(services.kyc_application_reject), danger=True),
+    TransitionButton("allow-reapply", "Allow a new application", DECIDE_KYC,
+                     allowed=lambda a: a.status == KYCStatus.REJECTED and not a.reapply_allowed,
+                     run=_decision(services.kyc_application_allow_reapply)),
 ]
 
 
@@ -135,10 +128,12 @@ class KYCDocumentInline(admin.TabularInline):
 
 
 @admin.register(KYCApplication)
-class KYCApplicationAdmin(ComplianceOnlyAdmin):
-    """The review queue: oldest submission first."""
+class KYCApplicationAdmin(TransitionButtonsMixin, ComplianceOnlyAdmin):
+    """The review queue: oldest submission first. Decisions are the shared transition
+    buttons (common.admin) under <id>/decide/<name>/."""
 
-    change_form_template = "admin/kyc/kycapplication/change_form.html"
+    transition_buttons = KYC_BUTTONS
+    transition_path = "decide"
     list_display = ["id", "player", "status", "submitted_at", "waiting", "reviewer"]
     list_filter = ["status"]
     search_fields = ["=id", "player__username", "=player__id"]
@@ -172,51 +167,6 @@ class KYCApplicationAdmin(ComplianceOnlyAdmin):
                              ((r["at"].strftime("%Y-%m-%d %H:%M:%S"), r["status"],
                                r["by"] or "-", r["reason"]) for r in rows)),
         )
-
-    def get_urls(self):
-        return [
-            path("<uuid:object_id>/decide/<slug:name>/",
-                 self.admin_site.admin_view(self.decision_view), name="kyc_kycapplication_decide"),
-        ] + super().get_urls()
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        obj = self.get_object(request, object_id)
-        buttons = []
-        if obj is not None and can_review_kyc(request.user):
-            buttons = [
-                {"label": d.label, "danger": d.name == "reject",
-                 "url": reverse("admin:kyc_kycapplication_decide", args=[obj.pk, d.name])}
-                for d in DECISIONS if d.allowed(obj)
-            ]
-        extra_context = {**(extra_context or {}), "kyc_buttons": buttons}
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def decision_view(self, request, object_id, name):
-        if not can_review_kyc(request.user):
-            raise PermissionDenied
-        obj = self.get_object(request, str(object_id))
-        decision = next((d for d in DECISIONS if d.name == name), None)
-        if obj is None or decision is None:
-            raise Http404
-        change_url = reverse("admin:kyc_kycapplication_change", args=[obj.pk])
-        if not decision.allowed(obj):
-            messages.error(request, f"“{decision.label}” is not allowed for a {obj.status} "
-                                    "application.")
-            return HttpResponseRedirect(change_url)
-        data = request.POST if request.method == "POST" else None
-        form = ReasonForm(data) if decision.takes_reason else ConfirmForm(data)
-        if request.method == "POST" and form.is_valid():
-            try:
-                decision.run(application_id=obj.pk, actor=request.user,
-                             reason=form.cleaned_data.get("reason", ""), now=timezone.now())
-            except DomainError as exc:
-                messages.error(request, f"{decision.label} refused: {exc.detail} [{exc.code}]")
-            else:
-                messages.success(request, f"{decision.label}: done for {obj}.")
-            return HttpResponseRedirect(change_url)
-        return TemplateResponse(request, "kyc/admin/reason_form.html", self._context(
-            request, title=f"{decision.label}: {obj}", object=obj, form=form,
-            change_url=change_url, submit_label=decision.label))
 
 
 @admin.register(AMLProfile)

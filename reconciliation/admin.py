@@ -18,6 +18,7 @@ from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from casino.policy import provider_names as casino_provider_names
+from common.admin import ReadOnlyAdminMixin
 from common.errors import DomainError
 from users.roles import COMPLIANCE, PAYMENTS, user_has_role
 from wallet.models import PaymentProvider
@@ -36,23 +37,18 @@ from .readmodels import OPERATOR_KPI, PLAYER_SUMMARY
 from .selectors import read_model_lag
 
 
-class ReadOnlyMixin:
+class ReadOnlyMixin(ReadOnlyAdminMixin):
+    """The shared read-only admin, readable by payments and compliance as in the API; the
+    actions below call services and check the payments role themselves."""
+
+    service_actions = True
+
     def has_view_permission(self, request, obj=None):
-        # Payments and compliance read findings and read models, as in the API.
         return user_has_role(request.user, PAYMENTS, COMPLIANCE) or super().has_view_permission(
             request, obj)
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _require_payments(request) -> None:
