@@ -3,6 +3,7 @@ a test when a page's stylesheet, script, font or image does not load or a script
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 
@@ -17,9 +18,22 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
+def _free_port_pair() -> int:
+    """A port whose next port is free too (a busy PORT+1 would stop the whole tier)."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free pair of ports")
+
+
 def start_web(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     """The web tier exactly as `make run` starts it (scripts/web.sh: collectstatic, uvicorn)."""
-    port = free_port()
+    port = _free_port_pair()  # split mode serves WebSockets on PORT+1
     proc = spawn(["bash", str(ROOT / "scripts" / "web.sh"), "127.0.0.1", str(port)], env)
     base = f"http://127.0.0.1:{port}"
     wait_for(lambda: proc.poll() is None and _get_ok(f"{base}/healthz") or proc.poll() is not None,
