@@ -47,6 +47,7 @@ from casino.services import (
 from kyc.errors import AccountRestricted
 from kyc.services import aml_status_change
 from reconciliation.checks import run_checks
+from responsible.services import limit_set
 from tests.casino.helpers import assert_ledger_reconciles
 from tests.casino.kit import generate_keypair
 from tests.factories import balances, make_player, make_staff
@@ -355,3 +356,23 @@ def test_admin_lists_a_players_rounds_with_their_transactions(client, settings):
     page = client.get(f"/admin/casino/casinoround/{rnd.pk}/change/")
     assert page.status_code == 200 and b"alice-bet" in page.content
     assert client.post(f"/admin/casino/casinoround/{rnd.pk}/change/", {}).status_code == 403
+
+
+def test_responsible_gambling_wager_limit_refuses_provider_bets_but_not_wins(hub88):
+    user = make_player(funds={"USD": 10_000})
+    limit_set(player=user, kind="wager", period="day", currency="USD", amount=200,
+              now=timezone.now())
+    caller = _launch(user, provider="hub88")
+    base = {"user": provider_user_id(user.pk), "token": caller.token, "game_code": "slot",
+            "currency": "USD"}
+    first = hub88("transaction/bet", {**base, "request_uuid": "q1", "round": "r1",
+                                      "transaction_uuid": "b1", "amount": 150_000})
+    assert first["status"] == "RS_OK"
+    over = hub88("transaction/bet", {**base, "request_uuid": "q2", "round": "r2",
+                                     "transaction_uuid": "b2", "amount": 100_000})
+    assert over["status"] == "RS_ERROR_LIMIT_REACHED" and over["balance"] == 9_850_000
+    win = hub88("transaction/win", {**base, "request_uuid": "q3", "round": "r1",
+                                    "transaction_uuid": "w1", "reference_transaction_uuid": "b1",
+                                    "amount": 5_000_000, "round_closed": True})
+    assert win["status"] == "RS_OK" and win["balance"] == 14_850_000
+    assert not ProviderTransaction.objects.filter(transaction_id="b2").exists()
