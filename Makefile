@@ -7,7 +7,7 @@ export DJANGO_SETTINGS_MODULE ?= config.settings.dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint bench install services migrate seed e2e-deps cluster cluster-stop cluster-test
+.PHONY: chaos run test test-fast lint bench install services migrate seed e2e-deps cluster cluster-stop cluster-test
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv
@@ -58,3 +58,9 @@ cluster-stop:
 # The replica and failover tests on a fresh cluster of their own (about 4 minutes).
 cluster-test: install
 	@bash scripts/cluster_test.sh
+
+# Fault suite (docs/faults.md): private PostgreSQL, Redis, uvicorn, Celery worker and beat;
+# one fault at a time under retrying clients; prints a table per fault. Needs root (runs
+# PostgreSQL as the postgres user).
+chaos: install
+	@.venv/bin/python scripts/chaos.py

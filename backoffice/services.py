@@ -6,9 +6,9 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django_fsm import can_proceed
 
+from common.db import service_atomic
 from common.errors import NotFound
 from common.history import save_with_history
 from common.money import CURRENCIES, parse_amount
@@ -56,7 +56,7 @@ def adjustment_propose(*, player_id: int, currency: str, amount: int, reason: st
     limit = parse_amount(settings.BACKOFFICE_ADJUSTMENT_MAX, currency)
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0 or abs(amount) > limit:
         raise InvalidAdjustment()
-    with transaction.atomic(durable=True):
+    with service_atomic():
         return _adjustment_create(player_id=player_id, currency=currency, amount=amount,
                                   reason=reason, actor=actor, now=now)
 
@@ -86,7 +86,7 @@ def adjustment_approve(*, adjustment_id, actor, reason: str, now: datetime) -> M
     """
     require_permission(actor, "approve_adjustment")
     reason = _require_reason(reason)
-    with transaction.atomic(durable=True):
+    with service_atomic():
         adjustment = _lock_adjustment(adjustment_id)
         if not can_proceed(adjustment.approve):
             raise AdjustmentNotPending()
@@ -122,7 +122,7 @@ def adjustment_reject(*, adjustment_id, actor, reason: str, now: datetime) -> Ma
     """
     require_permission(actor, "approve_adjustment")
     reason = _require_reason(reason)
-    with transaction.atomic(durable=True):
+    with service_atomic():
         adjustment = _lock_adjustment(adjustment_id)
         if not can_proceed(adjustment.reject):
             raise AdjustmentNotPending()
@@ -138,7 +138,7 @@ def audit_export_start(*, actor, fmt: str, filters: dict, channel: str, reason: 
     """Record that an export begins (who, filters). Raises RoleRequired."""
     if actor is not None:  # None: run from the command line by an operator with shell access
         require_permission(actor, "export_audit")
-    with transaction.atomic(durable=True):
+    with service_atomic():
         return AuditExport.objects.create(requested_by=actor, format=fmt, filters=filters,
                                           channel=channel, reason=reason, started_at=now)
 
@@ -146,7 +146,7 @@ def audit_export_start(*, actor, fmt: str, filters: dict, channel: str, reason: 
 def audit_export_finish(*, export_id: int, row_count: int, byte_count: int, sha256: str,
                         now: datetime) -> None:
     """Complete an export's record with what was actually delivered."""
-    with transaction.atomic(durable=True):
+    with service_atomic():
         AuditExport.objects.filter(pk=export_id, completed_at__isnull=True).update(
             row_count=row_count, byte_count=byte_count, sha256=sha256, completed_at=now
         )
@@ -160,7 +160,7 @@ def player_note_add(*, player_id: int, author, body: str, now: datetime) -> Play
     body = (body or "").strip()
     if not body or len(body) > NOTE_MAX_LENGTH or "\x00" in body:
         raise NoteInvalid()
-    with transaction.atomic(durable=True):
+    with service_atomic():
         if not User.objects.filter(pk=player_id, is_staff=False).exists():
             raise NotAPlayer()
         return PlayerNote.objects.create(player_id=player_id, author=author, body=body,
@@ -206,7 +206,7 @@ def callback_review_resolve(*, callback_id: int, actor, reason: str, now: dateti
     """
     require_permission(actor, "propose_adjustment")
     reason = _require_reason(reason)
-    with transaction.atomic(durable=True):
+    with service_atomic():
         # The lock serializes two reviewers; the OneToOne index is the last line of defence.
         callback = ProviderCallback.objects.select_for_update().filter(pk=callback_id).first()
         if callback is None:

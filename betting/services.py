@@ -15,9 +15,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 from django_fsm import can_proceed
 
+from common.db import service_atomic
 from common.gates import Operation, gates_check
 from common.history import save_with_history
 from common.hooks import hooks_run
@@ -93,7 +94,7 @@ def bet_place(
     if odds_change not in OddsChangePolicy.values:
         raise InvalidLegs("odds_change must be one of none, higher, any.")
 
-    with transaction.atomic(durable=True):
+    with service_atomic():
         # Share locks: an odds update or suspension of these rows waits until we commit,
         # and we never price a bet on a change that is still in flight.
         priced = selections_share_lock(selection_ids)
@@ -201,7 +202,7 @@ class MarketSpec:
 def event_create(*, name: str, starts_at, markets: Sequence[MarketSpec], actor, reason: str = "",
                  now) -> Event:
     """Create an event with its markets and priced selections (each market open)."""
-    with transaction.atomic(durable=True):
+    with service_atomic():
         event = Event.objects.create(name=name, starts_at=starts_at, created_by=actor)
         for spec in markets:
             limits = {
@@ -222,7 +223,7 @@ def selection_odds_update(*, selection_id: int, odds: Decimal, actor, reason: st
 
     Raises SelectionNotFound, MarketClosed (the market is closed or resulted).
     """
-    with transaction.atomic(durable=True):
+    with service_atomic():
         # Waits for bets being priced on this selection (they hold FOR SHARE) to commit.
         selection = selection_lock(selection_id)
         if selection is None:
@@ -242,7 +243,7 @@ _PAST = {"suspend": "suspended", "resume": "resumed"}
 
 
 def _market_transition(*, market_id: int, action: str, actor, reason: str) -> Market:
-    with transaction.atomic(durable=True):
+    with service_atomic():
         market = market_lock(market_id)
         if market is None:
             raise MarketNotFound()
@@ -287,7 +288,7 @@ def market_settle(*, market_id: int, winning_selection_ids: Sequence[int] = (), 
     if void == bool(winners):
         raise InvalidSelection("Give either winning_selection_ids or void, not both or neither.")
 
-    with transaction.atomic(durable=True):
+    with service_atomic():
         market = market_lock(market_id)
         if market is None:
             raise MarketNotFound()
@@ -372,7 +373,7 @@ def bet_settle_for_market(*, bet_id, market_id: int, now) -> str:
     earlier result is resettled: its settlement is reversed and the new one applied.
     """
     try:
-        with transaction.atomic(durable=True):
+        with service_atomic():
             return _bet_settle_locked(bet_id=bet_id, market_id=market_id, now=now)
     except IntegrityError as exc:
         # The ledger's unique dedupe key: another run already posted this settlement.

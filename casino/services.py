@@ -26,8 +26,9 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 
+from common.db import service_atomic
 from common.errors import DomainError
 from common.gates import Operation, gates_check
 from common.history import save_with_history
@@ -110,7 +111,7 @@ def game_launch(*, player, provider: str, game: str, currency: str, now: datetim
         currency=currency, created_at=now,
         expires_at=now + timedelta(seconds=settings.CASINO_LAUNCH_TOKEN_TTL_S),
     )
-    with transaction.atomic(durable=True):
+    with service_atomic():
         launch.save()
     url = policy.game_url.format(token=token, game=game, currency=currency,
                                  user=provider_user_id(player.pk))
@@ -308,7 +309,7 @@ def casino_bet(*, cmd: BetCommand, now: datetime) -> WalletResult:
     debit = 0 if cmd.free else cmd.amount
 
     def body() -> WalletResult:
-        with transaction.atomic(durable=True):
+        with service_atomic():
             row_id = _claim(provider=caller.provider, transaction_id=cmd.transaction_id,
                             kind=TxKind.BET, player_id=launch.player_id, currency=cmd.currency,
                             amount=debit, game=cmd.game, fingerprint=fp, now=now,
@@ -372,7 +373,7 @@ def casino_win(*, cmd: WinCommand, now: datetime) -> WalletResult:
                       cmd.game, cmd.reference_transaction_id, str(cmd.win_kind))
 
     def body() -> WalletResult:
-        with transaction.atomic(durable=True):
+        with service_atomic():
             row_id = _claim(provider=caller.provider, transaction_id=cmd.transaction_id,
                             kind=TxKind.WIN, player_id=launch.player_id, currency=cmd.currency,
                             amount=cmd.amount, game=cmd.game, fingerprint=fp,
@@ -454,7 +455,7 @@ def casino_rollback(*, cmd: RollbackCommand, now: datetime) -> WalletResult:
     currency = launch.currency
 
     def body() -> WalletResult:
-        with transaction.atomic(durable=True):
+        with service_atomic():
             row_id = _claim(provider=caller.provider, transaction_id=cmd.transaction_id,
                             kind=TxKind.ROLLBACK, player_id=launch.player_id, currency=currency,
                             game=cmd.game, fingerprint=fp, reference=cmd.reference_transaction_id,
@@ -543,7 +544,7 @@ def casino_round_end(*, cmd: RoundEndCommand, now: datetime) -> WalletResult:
     Raises InvalidToken, PlayerMismatch, TransactionNotFound (no such round).
     """
     launch = _launch_resolve(cmd.caller)
-    with transaction.atomic(durable=True):
+    with service_atomic():
         rnd = _round_lock(provider=cmd.caller.provider, round_id=cmd.round_id,
                           player_id=launch.player_id, currency=launch.currency, game="",
                           now=now, create=False)

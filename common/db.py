@@ -1,6 +1,9 @@
-"""SQL helpers for migrations: append-only tables enforced by PostgreSQL triggers."""
+"""Database helpers: append-only tables (migrations) and the service transaction."""
 
-from django.db import migrations
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from django.db import connection, migrations, transaction
 
 _FUNCTION = """
 CREATE OR REPLACE FUNCTION common_refuse_change() RETURNS trigger AS $$
@@ -24,3 +27,29 @@ def append_only(*tables: str) -> migrations.RunSQL:
         )
         backward.append(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};")
     return migrations.RunSQL(sql=forward, reverse_sql=backward)
+
+
+# --- the money transaction: one per request -------------------------------------------------
+
+_IN_REQUEST_TRANSACTION: ContextVar[bool] = ContextVar("in_request_transaction", default=False)
+
+
+def service_atomic(*, savepoint: bool = False):
+    """The transaction a service owns: `atomic(durable=True)`, unless an idempotent request
+    (common.idempotency) already opened the one money transaction, which the service then
+    joins, without a savepoint unless it asks for one (to recover from an IntegrityError it
+    handles). So the idempotency record, the effect and the stored answer commit together."""
+    if _IN_REQUEST_TRANSACTION.get() and connection.in_atomic_block:
+        return transaction.atomic(savepoint=savepoint)
+    return transaction.atomic(durable=True)
+
+
+@contextmanager
+def request_transaction():
+    """Open the one durable transaction of an idempotent request; services inside join it."""
+    with transaction.atomic(durable=True):
+        token = _IN_REQUEST_TRANSACTION.set(True)
+        try:
+            yield
+        finally:
+            _IN_REQUEST_TRANSACTION.reset(token)

@@ -9,6 +9,7 @@ a worker killed with its messages, delays the work; it never loses it. docs/faul
 from __future__ import annotations
 
 import logging
+from importlib import import_module
 
 from celery import current_app, shared_task
 from django.conf import settings
@@ -48,6 +49,7 @@ def _resolve(task):
     if not isinstance(task, str):
         return task
     if task not in current_app.tasks:
-        # Outside a worker the apps' tasks modules are imported on first need.
-        current_app.loader.import_default_modules()
+        # Outside a worker an app's tasks module is imported on first need; task names
+        # start with their app's label (wallet.tasks.x, betting.market_settlement_run).
+        import_module(f"{task.split('.', 1)[0]}.tasks")
     return current_app.tasks[task]

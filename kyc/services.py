@@ -1,6 +1,6 @@
 """Every KYC and AML state change.
 
-Each public function owns its `transaction.atomic(durable=True)`. Lock order is fixed: the
+Each public function owns its `service_atomic()`. Lock order is fixed: the
 player's AMLProfile row first (created on demand; it is the per-player compliance lock),
 then the application row. Lock, re-check, write, record (history with who and why, and
 an outbox event in the same transaction).
@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django_fsm import can_proceed
 
+from common.db import service_atomic
 from common.errors import BadRequest
 from common.history import save_with_history
 from events.services import emit
@@ -113,7 +114,7 @@ def kyc_application_submit(*, player, documents: Sequence[CleanDocument],
         raise DocumentsMissing("Upload at least one document.")
     written: list[str] = []
     try:
-        with transaction.atomic(durable=True):
+        with service_atomic():
             # Serializes every submit of this player: of N parallel submits, one creates
             # the application and the others, once they get the lock, see it and refuse.
             _lock_player(player.pk)
@@ -175,7 +176,7 @@ def _claim_for_review(application: KYCApplication, *, actor, now: datetime) -> N
 
 def kyc_application_start_review(*, application_id, actor, now: datetime) -> KYCApplication:
     """Move a submitted application into review by `actor`. Raises NotFound, KYCInvalidState."""
-    with transaction.atomic(durable=True):
+    with service_atomic():
         application = _lock_application(application_id)
         if not can_proceed(application.start_review):
             raise KYCInvalidState(f"A {application.status} application cannot go into review.")
@@ -185,7 +186,7 @@ def kyc_application_start_review(*, application_id, actor, now: datetime) -> KYC
 
 def _decide(*, application_id, actor, now: datetime, method: str, reason: str,
             verb: str) -> KYCApplication:
-    with transaction.atomic(durable=True):
+    with service_atomic():
         application = _lock_application(application_id)
         # A decision on a submitted application passes through in_review, so the history
         # shows the full path submitted -> in_review -> decision.
@@ -233,7 +234,7 @@ def kyc_application_allow_reapply(*, application_id, actor, reason: str,
     Raises ReasonRequired, NotFound, KYCInvalidState (not rejected, or not the latest).
     """
     reason = _require_reason(reason, "allow a new application")
-    with transaction.atomic(durable=True):
+    with service_atomic():
         application = _lock_application(application_id)
         if application.status != KYCStatus.REJECTED:
             raise KYCInvalidState("Only a rejected application can be reopened for reapplying.")
@@ -261,7 +262,7 @@ def aml_status_change(*, player_id: int, status: str, reason: str, actor,
         reason = _require_reason(reason, f"set the AML status to {status}")
     if not player_exists(player_id=player_id):
         raise PlayerNotFound()
-    with transaction.atomic(durable=True):
+    with service_atomic():
         profile = _lock_player(player_id)
         previous = profile.status
         profile.status = status
@@ -294,7 +295,7 @@ def kyc_document_read(*, document_id, staff, now: datetime, ip_address: str | No
     except FileNotFoundError:
         raise KYCDocumentNotFound("The document's file is missing.") from None
     try:
-        with transaction.atomic(durable=True):
+        with service_atomic():
             KYCDocumentAccess.objects.create(document=document, staff=staff, accessed_at=now,
                                              ip_address=ip_address)
     except BaseException:

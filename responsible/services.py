@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F, Q, Sum
 
+from common.db import service_atomic
 from common.history import save_with_history
 from events.services import emit
 from sessions import services as session_services
@@ -101,7 +101,7 @@ def limit_set(*, player, kind: str, period: str, currency: str = "", amount: int
     staying in force meanwhile. Raises InvalidLimit, NothingPending (removing nothing).
     """
     _validate_limit(kind=kind, period=period, currency=currency, amount=amount)
-    with transaction.atomic(durable=True):
+    with service_atomic():
         compliance_lock(player.pk)
         limit = (Limit.objects.select_for_update()
                  .filter(player=player, kind=kind, period=period, currency=currency,
@@ -134,7 +134,7 @@ def limit_confirm(*, player, limit_id, now: datetime) -> Limit:
 
     Raises NothingPending (not found, not pending), CoolingOff (409, with `effective_at`).
     """
-    with transaction.atomic(durable=True):
+    with service_atomic():
         compliance_lock(player.pk)
         limit = limit_lock(limit_id, player_id=player.pk)
         if limit is None or limit.source != Source.PLAYER or limit.status != LimitStatus.PENDING:
@@ -155,7 +155,7 @@ def limit_confirm(*, player, limit_id, now: datetime) -> Limit:
 
 def limit_cancel_pending(*, player, limit_id, now: datetime) -> Limit:
     """Withdraw a pending increase or removal. Raises NothingPending."""
-    with transaction.atomic(durable=True):
+    with service_atomic():
         compliance_lock(player.pk)
         limit = limit_lock(limit_id, player_id=player.pk)
         if limit is None or limit.source != Source.PLAYER or limit.status != LimitStatus.PENDING:
@@ -184,7 +184,7 @@ def limit_impose(*, player_id: int, kind: str, period: str, currency: str = "", 
     _validate_limit(kind=kind, period=period, currency=currency, amount=amount)
     if amount is None:
         raise InvalidLimit("An operator limit needs an amount; lift it to remove it.")
-    with transaction.atomic(durable=True):
+    with service_atomic():
         compliance_lock(player_id)
         limit = (Limit.objects.select_for_update()
                  .filter(player_id=player_id, kind=kind, period=period, currency=currency,
@@ -206,7 +206,7 @@ def limit_lift(*, limit_id, actor, reason: str, now: datetime) -> Limit:
     Raises NothingPending (no such operator limit in force), ReasonRequired.
     """
     reason = _require_reason(reason)
-    with transaction.atomic(durable=True):
+    with service_atomic():
         probe = Limit.objects.filter(pk=limit_id).values_list("player_id", flat=True).first()
         if probe is None:
             raise NothingPending("No such operator limit.")
@@ -252,7 +252,7 @@ def _exclusion_end(*, kind: str, now: datetime, days: int | None, months: int | 
 
 def _exclusion_start(*, player_id: int, kind: str, source: str, ends_at, actor, reason: str,
                      now: datetime) -> Exclusion:
-    with transaction.atomic(durable=True):
+    with service_atomic():
         compliance_lock(player_id)
         live = {e.kind: e for e in Exclusion.objects.select_for_update()
                 .filter(player_id=player_id, status__in=LIVE_EXCLUSION_STATUSES)}
@@ -337,7 +337,7 @@ def self_exclusion_request_return(*, player, now: datetime) -> Exclusion:
 
     Raises ExclusionNotLiftable (still within its term, or nothing to return from).
     """
-    with transaction.atomic(durable=True):
+    with service_atomic():
         compliance_lock(player.pk)
         exclusion = (Exclusion.objects.select_for_update()
                      .filter(player=player, kind=ExclusionKind.SELF_EXCLUSION,
@@ -367,7 +367,7 @@ def exclusions_finish(*, now: datetime, limit: int = 1000) -> int:
     )
     ended = 0
     for exclusion_id, player_id in candidates:
-        with transaction.atomic(durable=True):
+        with service_atomic():
             compliance_lock(player_id)
             exclusion = exclusion_lock(exclusion_id)
             if exclusion is None or exclusion.status == ExclusionStatus.ENDED \
@@ -438,7 +438,7 @@ def register_check_player(*, player, now: datetime, fail_closed: bool) -> bool:
     if recorded is not None and recorded[0] == excluded and recorded[1] is not None \
             and now - recorded[1] < fresh:
         return excluded  # the same answer is on record and recent: nothing to write
-    with transaction.atomic(durable=True):
+    with service_atomic():
         compliance_lock(player.pk)
         profile, _ = Profile.objects.select_for_update().get_or_create(player=player)
         if profile.external_excluded != excluded:
@@ -460,7 +460,7 @@ def limit_prompt_record(*, player, context: str, now: datetime) -> None:
     """Record that the limit prompt was shown (at registration or first deposit), once."""
     if Profile.objects.filter(player=player, limit_prompt_shown_at__isnull=False).exists():
         return
-    with transaction.atomic(durable=True):
+    with service_atomic():
         profile, _ = Profile.objects.select_for_update().get_or_create(player=player)
         if profile.limit_prompt_shown_at is None:
             profile.limit_prompt_shown_at = now
@@ -472,7 +472,7 @@ def limit_prompt_answer(*, player, answer: str, now: datetime) -> Profile:
     """Record the player's answer to the limit prompt ("set_limits" or "declined")."""
     if answer not in ("set_limits", "declined"):
         raise InvalidLimit('answer must be "set_limits" or "declined".')
-    with transaction.atomic(durable=True):
+    with service_atomic():
         profile, _ = Profile.objects.select_for_update().get_or_create(player=player)
         if profile.limit_prompt_shown_at is None:
             profile.limit_prompt_shown_at = now
@@ -495,7 +495,7 @@ def reality_check_interval_set(*, player, seconds: int | None, now: datetime) ->
     if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int)
                                 or not lo <= seconds <= hi):
         raise InvalidDuration(f"The reality-check interval is {lo} to {hi} seconds.")
-    with transaction.atomic(durable=True):
+    with service_atomic():
         compliance_lock(player.pk)
         profile, _ = Profile.objects.select_for_update().get_or_create(player=player)
         profile.reality_check_interval_s = seconds
@@ -525,7 +525,7 @@ def session_net(*, session_id) -> int:
 def reality_check_issue(*, session_id, now: datetime) -> RealityCheck | None:
     """Issue the session's reality check if one is due; play pauses until it is
     acknowledged. Returns the check (new, or the one still unanswered) or None."""
-    with transaction.atomic(durable=True):
+    with service_atomic():
         session = GameSession.objects.select_for_update().filter(pk=session_id).first()
         if session is None or session.status != SessionStatus.LIVE:
             return None
@@ -547,7 +547,7 @@ def reality_check_issue(*, session_id, now: datetime) -> RealityCheck | None:
 
 def reality_check_acknowledge(*, session_id, player, now: datetime) -> RealityCheck | None:
     """Acknowledge the session's pending reality check; play resumes. Idempotent."""
-    with transaction.atomic(durable=True):
+    with service_atomic():
         session = (GameSession.objects.select_for_update()
                    .filter(pk=session_id, player=player).first())
         if session is None:

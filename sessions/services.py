@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from common.db import service_atomic
 from common.gates import Operation, gates_check
 from common.history import save_with_history
 from common.hooks import hooks_run
@@ -206,7 +207,8 @@ def game_session_start(*, player, game: str, currency: str, now: datetime) -> Ga
 
 
 def _session_start_once(*, player, game: str, currency: str, now: datetime) -> GameSession:
-    with transaction.atomic(durable=True):
+    # A savepoint inside a request transaction: game_session_start retries on IntegrityError.
+    with service_atomic(savepoint=True):
         new = GameSession(
             id=uuid.uuid4(), player=player, game=game, currency=currency,
             last_heartbeat_at=now, started_at=now,
@@ -279,7 +281,7 @@ def game_sessions_heartbeat(*, session_ids, now: datetime) -> set:
         return set()
     # Raw SQL: the ORM's update() cannot return the ids it touched.
     sql = _BATCH_HEARTBEAT_SQL.format(table=GameSession._meta.db_table)
-    with transaction.atomic(durable=True), connection.cursor() as cursor:
+    with service_atomic(), connection.cursor() as cursor:
         cursor.execute(sql, [list(session_ids), now - timeout(), now])
         return {row[0] for row in cursor.fetchall()}
 
@@ -291,7 +293,7 @@ def game_session_expire(*, session_id, now: datetime, reason: str = "heartbeat t
     Safe to run concurrently and repeatedly (ASGI timer and Celery sweeper): the row lock
     and re-check let exactly one caller release.
     """
-    with transaction.atomic(durable=True):
+    with service_atomic():
         session = GameSession.objects.select_for_update().filter(pk=session_id).first()
         if session is None or not session.is_live or not _is_stale(session, now=now):
             return False
@@ -305,7 +307,7 @@ def game_session_close(*, session_id, actor, reason: str, now: datetime) -> Game
 
     Raises SessionNotFound, SessionNotLive.
     """
-    with transaction.atomic(durable=True):
+    with service_atomic():
         session = _lock_session(session_id)
         if not session.is_live:
             raise _not_live(session)
@@ -366,7 +368,7 @@ def game_round_bet(
     """
     if stake <= 0:
         raise ValueError("stake must be positive")
-    with transaction.atomic(durable=True):
+    with service_atomic():
         session = _lock_live_session_for_play(session_id, player=player, now=now)
         if session is not None:
             existing = GameRound.objects.filter(
@@ -414,7 +416,7 @@ def game_round_guess(
     Repeating the same guess answers the settled round. Raises SessionNotFound,
     SessionNotLive, RoundNotFound, RoundNotOpen, ImpossibleGuess.
     """
-    with transaction.atomic(durable=True):
+    with service_atomic():
         session = _lock_live_session_for_play(session_id, player=player, now=now)
         if session is not None:
             rnd = (

@@ -1,6 +1,6 @@
 """Every state change with money attached: deposits, withdrawals, provider callbacks.
 
-Each public function owns its `transaction.atomic(durable=True)`: it locks the rows it
+Each public function owns its `service_atomic()`: it locks the rows it
 changes, re-checks their state, writes the transition and its ledger transaction together,
 records an outbox event, and schedules side effects with on_commit.
 """
@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django_fsm import can_proceed
 
+from common.db import service_atomic
 from common.errors import BadRequest, DomainError, NotFound
 from common.gates import GateFlag, Operation, gates_check
 from common.history import save_with_history
@@ -67,7 +68,7 @@ def deposit_create(*, player, amount: int, currency: str, provider: str, now: da
     """
     # Before the transaction: a precheck may call the external self-exclusion register.
     hooks_run("DEPOSIT_PRECHECKS", player=player, now=now)
-    with transaction.atomic(durable=True):
+    with service_atomic():
         gates_check(operation=Operation.DEPOSIT_CREATE, player_id=player.pk, amount=amount,
                     currency=currency, now=now, player=player)
         deposit = Deposit(player=player, amount=amount, currency=currency, provider=provider)
@@ -135,7 +136,7 @@ def withdrawal_request(*, player, amount: int, currency: str, destination: str,
     Raises InsufficientFunds, and whatever the compliance gates raise (KYCRequired,
     AccountRestricted).
     """
-    with transaction.atomic(durable=True):
+    with service_atomic():
         # Compliance row, then accounts (in hold_funds): a block committing meanwhile either
         # waits for this withdrawal or refuses it.
         gates_check(operation=Operation.WITHDRAWAL_REQUEST, player_id=player.pk, amount=amount,
@@ -180,7 +181,7 @@ def withdrawal_approve(*, withdrawal_id, actor, reason: str = "", now: datetime)
     Raises NotFound, InvalidTransition, SelfApprovalRefused, and whatever the compliance
     gates raise (AccountRestricted once the player is blocked).
     """
-    with transaction.atomic(durable=True):
+    with service_atomic():
         withdrawal = _lock_withdrawal(withdrawal_id)
         if not can_proceed(withdrawal.approve):
             raise InvalidTransition(f"A {withdrawal.status} withdrawal cannot be approved.")
@@ -221,7 +222,7 @@ def withdrawal_reject(*, withdrawal_id, actor, reason: str, now: datetime) -> Wi
     """Reject a withdrawal and return its reserved funds. Raises NotFound, InvalidTransition."""
     if not reason.strip():
         raise BadRequest("A reason is required to reject a withdrawal.", code="reason_required")
-    with transaction.atomic(durable=True):
+    with service_atomic():
         withdrawal = _lock_withdrawal(withdrawal_id)
         if not can_proceed(withdrawal.reject):
             raise InvalidTransition(f"A {withdrawal.status} withdrawal cannot be rejected.")
@@ -239,7 +240,7 @@ def withdrawal_cancel(*, withdrawal_id, player, now: datetime) -> Withdrawal:
     """
     if not settings.WITHDRAWAL_PLAYER_CANCEL_ALLOWED:
         raise WithdrawalCancelNotAllowed()
-    with transaction.atomic(durable=True):
+    with service_atomic():
         withdrawal = _lock_withdrawal(withdrawal_id, player=player)
         if not can_proceed(withdrawal.cancel):
             raise InvalidTransition(f"A {withdrawal.status} withdrawal cannot be cancelled.")
@@ -254,7 +255,7 @@ def withdrawal_send(*, withdrawal_id, now: datetime) -> Withdrawal:
 
     Safe to run twice: a withdrawal no longer approved is left alone.
     """
-    with transaction.atomic(durable=True):
+    with service_atomic():
         withdrawal = _lock_withdrawal(withdrawal_id)
         if withdrawal.status != WithdrawalStatus.APPROVED:
             return withdrawal
@@ -369,7 +370,7 @@ def provider_callback_apply(*, provider: str, data: CallbackInput, payload: dict
 def _callback_apply_once(*, provider: str, data: CallbackInput, payload: dict,
                          now: datetime) -> CallbackResult:
     model, open_status = WEBHOOK_EVENTS[data.event]
-    with transaction.atomic(durable=True):
+    with service_atomic():
         target = model.objects.select_for_update().filter(pk=_uuid_or_none(data.reference)).first()
         # Re-check under the lock: an identical callback may have committed while we waited.
         existing = _final_callback(provider, data.provider_transaction_id)
