@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from decimal import Decimal, localcontext
 
-from common.money import CURRENCIES, multiply_odds_round_down
+from common.money import base_amount_to_minor, multiply_odds_round_down
 
 from .errors import InvalidOdds
 from .models import ODDS_MAX, ODDS_MIN
@@ -57,9 +57,7 @@ def payout_round_down(stake: int, odds: Decimal) -> int:
         return multiply_odds_round_down(stake, odds)
 
 
-def limit_to_minor(limit: Decimal, currency: str) -> int:
-    """A market limit in currency units ("1000.00") as minor units of `currency`."""
-    exponent = CURRENCIES[currency].exponent
-    with localcontext() as ctx:
-        ctx.prec = _WIDE_PRECISION
-        return int(limit.scaleb(exponent))
+def limit_to_minor(limit: Decimal, currency: str, *, round_up: bool = False) -> int:
+    """A market limit, written in BASE_CURRENCY ("1000.00"), as minor units of `currency`
+    through CURRENCY_RATES (common.money): a minimum rounds up, a maximum down."""
+    return base_amount_to_minor(limit, currency, round_up=round_up)

@@ -128,7 +128,7 @@ def bet_place(
 
         total_odds = combined_odds(row.odds for row in rows)
         # An accumulator obeys the strictest limits of the markets it touches.
-        min_stake = max(limit_to_minor(r.min_stake, currency) for r in rows)
+        min_stake = max(limit_to_minor(r.min_stake, currency, round_up=True) for r in rows)
         max_stake = min(limit_to_minor(r.max_stake, currency) for r in rows)
         max_payout = min(limit_to_minor(r.max_payout, currency) for r in rows)
         if not min_stake <= stake <= max_stake:

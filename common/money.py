@@ -6,10 +6,12 @@ currency's decimals, strictly positive, below MAX_MINOR.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal, localcontext
 
+from django.core.exceptions import ImproperlyConfigured
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -137,3 +139,43 @@ class CurrencyField(serializers.CharField):
                 serializers.ErrorDetail(f"Unknown currency {value!r}.", code="unknown_currency")
             )
         return value
+
+
+# --- limits and thresholds across currencies ------------------------------------------------
+#
+# Risk limits and compliance thresholds (KYC_WITHDRAWAL_THRESHOLD, the second-approval
+# threshold, market stake and payout limits) are written once, in settings.BASE_CURRENCY, and
+# converted into each currency through settings.CURRENCY_RATES ("<CUR>:<units of CUR per one
+# unit of the base currency>", comma-separated; operator-maintained, not used for pricing).
+# A currency without a rate is a configuration error, never silently "1 BTC = 1 USD".
+
+
+def currency_rates() -> dict[str, Decimal]:
+    """settings.CURRENCY_RATES parsed: {currency: units of it per one base-currency unit}."""
+    from django.conf import settings  # noqa: PLC0415 - money.py is imported by settings-free code
+
+    return _parse_rates(settings.CURRENCY_RATES, settings.BASE_CURRENCY)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_rates(raw: str, base: str) -> dict[str, Decimal]:
+    rates = {base: Decimal(1)}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        code, _, value = item.partition(":")
+        rate = Decimal(value.strip())
+        if code.strip() not in CURRENCIES or not rate.is_finite() or rate <= 0:
+            raise ImproperlyConfigured(f"CURRENCY_RATES: bad entry {item!r}")
+        rates[code.strip()] = rate
+    return rates
+
+
+def base_amount_to_minor(amount: Decimal | str, currency: str, *, round_up: bool = False) -> int:
+    """An amount in the base currency (decimal) as minor units of `currency`, rounded down
+    (or up: a minimum stake). Raises ImproperlyConfigured for a currency without a rate."""
+    rates = currency_rates()
+    if currency not in rates:
+        raise ImproperlyConfigured(f"CURRENCY_RATES has no rate for {currency}")
+    with localcontext() as ctx:
+        ctx.prec = 50
+        value = (Decimal(str(amount)) * rates[currency]).scaleb(CURRENCIES[currency].exponent)
+        return int(value.to_integral_value(rounding=ROUND_CEILING if round_up else ROUND_FLOOR))

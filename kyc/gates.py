@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from common.gates import GateContext, Operation
-from common.money import parse_amount
+from common.money import base_amount_to_minor
 
 from .errors import AccountRestricted, KYCRequired
 from .models import AMLStatus
@@ -17,9 +17,9 @@ from .selectors import kyc_is_verified
 
 
 def kyc_withdrawal_threshold(currency: str) -> int:
-    """KYC_WITHDRAWAL_THRESHOLD in minor units of `currency` (a decimal string; "0": always)."""
-    return parse_amount(str(settings.KYC_WITHDRAWAL_THRESHOLD), currency,
-                        field="KYC_WITHDRAWAL_THRESHOLD", allow_zero=True)
+    """KYC_WITHDRAWAL_THRESHOLD (in BASE_CURRENCY; "0": always) in minor units of `currency`,
+    converted through CURRENCY_RATES and rounded down."""
+    return base_amount_to_minor(str(settings.KYC_WITHDRAWAL_THRESHOLD), currency)
 
 
 def compliance_gate(ctx: GateContext) -> None:

@@ -22,7 +22,7 @@ from common.gates import GateFlag, Operation, gates_check
 from common.history import save_with_history
 from common.hooks import hooks_run
 from common.metrics import count_duplicate_callback, count_money_operation
-from common.money import CURRENCIES, format_amount, parse_amount
+from common.money import CURRENCIES, base_amount_to_minor, format_amount, parse_amount
 from common.tasks import enqueue_on_commit
 from events.services import emit
 
@@ -172,7 +172,8 @@ def _needs_second_approval(withdrawal: Withdrawal) -> bool:
     raw = settings.WITHDRAWAL_SECOND_APPROVAL_THRESHOLD
     if not raw:
         return False
-    return withdrawal.amount >= parse_amount(raw, withdrawal.currency, allow_zero=True)
+    # Written in BASE_CURRENCY, converted through CURRENCY_RATES (common.money).
+    return withdrawal.amount >= base_amount_to_minor(raw, withdrawal.currency)
 
 
 def withdrawal_approve(*, withdrawal_id, actor, reason: str = "", now: datetime) -> Withdrawal:

@@ -80,9 +80,15 @@ def test_bet_outcome_table(stake, legs, expected):
     assert bet_outcome(stake=stake, legs=legs) == expected
 
 
-@pytest.mark.parametrize(("limit", "currency", "minor"), [
-    (D("0.10"), "USD", 10), (D("1000.00"), "EUR", 100000), (D("0.10"), "BTC", 10_000_000),
-    (D("5.00"), "USDT", 5_000_000),
+@pytest.mark.parametrize(("limit", "currency", "round_up", "minor"), [
+    # Limits are written in BASE_CURRENCY (USD) and converted through CURRENCY_RATES: a market
+    # limit of 1000 is 1000 USD, not 1000 BTC (issue 11).
+    (D("0.10"), "USD", True, 10), (D("1000.00"), "EUR", False, 95_000),
+    (D("0.10"), "BTC", True, 100), (D("1000.00"), "BTC", False, 1_000_000),
+    (D("0.3333"), "BTC", True, 334), (D("0.3333"), "BTC", False, 333),
+    (D("5.00"), "USDT", False, 5_000_000),
 ])
-def test_limit_to_minor(limit, currency, minor):
-    assert limit_to_minor(limit, currency) == minor
+def test_limit_to_minor(settings, limit, currency, round_up, minor):
+    settings.BASE_CURRENCY = "USD"
+    settings.CURRENCY_RATES = "EUR:0.95,USDT:1,BTC:0.00001"
+    assert limit_to_minor(limit, currency, round_up=round_up) == minor

@@ -57,12 +57,16 @@ def test_default_threshold_zero_requires_kyc_for_any_withdrawal(settings):
 @pytest.mark.parametrize("threshold,currency,amount,needs_kyc", [
     ("100", "USD", 10_000, False),      # exactly the threshold: allowed
     ("100", "USD", 10_001, True),       # one cent above
-    ("100.50", "EUR", 10_050, False),
-    ("0.001", "BTC", 100_000, False),   # parsed in the withdrawal's currency (8 decimals)
-    ("0.001", "BTC", 100_001, True),
+    ("100", "EUR", 9_500, False),       # 100 USD = 95.00 EUR
+    ("100", "EUR", 9_501, True),
+    ("100", "BTC", 100_000, False),     # 100 USD = 0.001 BTC, not 100 BTC (issue 11)
+    ("100", "BTC", 100_001, True),
+    ("100", "BTC", 50 * 10**8, True),   # 50 BTC went through without KYC before
     ("250", "USDT", 250_000_001, True),
 ])
 def test_threshold_in_the_withdrawals_currency(settings, threshold, currency, amount, needs_kyc):
+    settings.BASE_CURRENCY = "USD"
+    settings.CURRENCY_RATES = "EUR:0.95,USDT:1,BTC:0.00001"
     settings.KYC_WITHDRAWAL_THRESHOLD = threshold
     player = make_player()
     if needs_kyc:
