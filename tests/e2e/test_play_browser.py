@@ -21,6 +21,7 @@ from tests.sessions.helpers import (
     processes,
     server_env,
     start_asgi,
+    start_celery,
     wait_until,
 )
 
@@ -41,6 +42,9 @@ def server(tmp_path):
         # The test process's Redis: its channel layer reaches the server's sockets.
         env = server_env(redis_url=settings.REDIS_URL, GAME_SESSION_TIMEOUT_S=str(TIMEOUT_S))
         procs.append(start_asgi(env, port, tmp_path / "asgi.log"))
+        # Worker and beat as `make run` starts them: the sweeper expires a session whose
+        # ASGI timer missed (a loaded machine), which is what a player relies on.
+        procs.append(start_celery(env, tmp_path / "celery.log"))
         yield f"http://127.0.0.1:{port}"
 
 
