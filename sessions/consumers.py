@@ -88,6 +88,7 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
     rg_watch: asyncio.Task | None = None
     rg_sent = None
     closing = False
+    disconnected = False
     joined = False
 
     # --- connection ---------------------------------------------------------------------
@@ -145,10 +146,11 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code):
         # A dropped or closed socket ends nothing by itself: the session stays resumable
-        # until its timeout, then the timer (if this process lives) or the sweeper ends it.
-        self.closing = True
-        if self.watchdog is not None:
-            self.watchdog.cancel()
+        # until its timeout. The timer keeps running after the drop (a client that drops
+        # its socket while offline is exactly the one whose session must end on time); it
+        # stops once the session ended or another socket of it heartbeats. The sweeper is
+        # the fallback for a process that dies with its timers.
+        self.disconnected = True
         if self.rg_watch is not None:
             self.rg_watch.cancel()
         if self.joined:
@@ -157,7 +159,7 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
             )
 
     async def _close(self, code: int, *, status: str, reason: str = "") -> None:
-        if self.closing:
+        if self.closing or self.disconnected:
             return
         self.closing = True
         if self.watchdog is not None and self.watchdog is not asyncio.current_task():
@@ -190,7 +192,10 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
                 await self._close_for(session.status, session.close_reason)
                 return
             # Still live: another socket of this session heartbeats; follow the database.
-            self.last_beat = max(self.last_beat, session.last_heartbeat_at.timestamp())
+            beat = session.last_heartbeat_at.timestamp()
+            if self.disconnected and beat > self.last_beat + settings.GAME_SESSION_HEARTBEAT_INTERVAL_S:
+                return  # this socket is gone and a newer one beats: its own timer watches
+            self.last_beat = max(self.last_beat, beat)
 
     async def _responsible_watch(self) -> None:
         """Send reality checks when due; end the session when session time is used up (the

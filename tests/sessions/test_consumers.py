@@ -1,5 +1,6 @@
 """The session socket through Channels' WebsocketCommunicator, against PostgreSQL and Redis."""
 
+import asyncio
 import uuid
 
 import pytest
@@ -125,6 +126,27 @@ async def test_silence_past_the_timeout_expires_and_returns_the_stake(session, f
 
     await expect_close(comm, 4002, "expired", timeout=4)
 
+    closed = await db(fetch, GameSession, session.pk)
+    assert closed.status == "expired" and closed.close_reason == "timeout"
+    assert await db(balances, funded) == {"cash": 10_000, "reserved": 0, "bonus": 0}
+
+
+async def test_a_dropped_socket_still_expires_on_time_without_the_sweeper(session, funded,
+                                                                          settings):
+    """A client that goes offline often drops its socket too (the page closes it to
+    reconnect): the drop must not cancel the timer, or with no sweeper running the session
+    stays live, its stake reserved, until someone else notices."""
+    settings.GAME_SESSION_TIMEOUT_S = 1
+    comm, _ = await connected(session)
+    await comm.send_json_to({"type": "bet", "round_id": str(uuid.uuid4()), "stake": "5.00"})
+    assert (await comm.receive_json_from())["type"] == "bet_accepted"
+    await comm.disconnect()
+    assert (await db(fetch, GameSession, session.pk)).status == "live"
+
+    deadline = asyncio.get_running_loop().time() + 5
+    while (await db(fetch, GameSession, session.pk)).status == "live":
+        assert asyncio.get_running_loop().time() < deadline, "the session never expired"
+        await asyncio.sleep(0.1)
     closed = await db(fetch, GameSession, session.pk)
     assert closed.status == "expired" and closed.close_reason == "timeout"
     assert await db(balances, funded) == {"cash": 10_000, "reserved": 0, "bonus": 0}
