@@ -195,6 +195,7 @@ def idempotent(view_method):
                                       fingerprint=fingerprint)
         raise IdempotencyKeyInProgress()
 
+    wrapper.idempotent = True  # the OpenAPI schema documents the header (common.schema)
     return wrapper
 
 

@@ -90,7 +90,7 @@ class BetOutput(serializers.Serializer):
     payout = serializers.SerializerMethodField()
     legs = BetLegOutput(many=True)
     created_at = serializers.DateTimeField()
-    settled_at = serializers.DateTimeField()
+    settled_at = serializers.DateTimeField(allow_null=True)
 
     def get_stake(self, bet: Bet) -> str:
         return format_amount(bet.stake, bet.currency)

@@ -483,14 +483,31 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Operator platform API",
-    "DESCRIPTION": "Players, payment providers and staff. Amounts are decimal strings.",
+    "DESCRIPTION": (
+        "Players, payment providers and staff.\n\n"
+        "- Authenticate with `Authorization: Bearer <token>` from `POST /api/v1/auth/token/`.\n"
+        "- Amounts are decimal strings in the currency's units (`\"12.50\"`), never floats.\n"
+        "- Every money POST requires an `Idempotency-Key` header: a fresh value per operation, "
+        "the same value to retry it.\n"
+        "- Every refusal is `{\"code\", \"detail\"}` with a stable `code`; each operation "
+        "lists the codes it can answer."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {**RG_SCHEMA_ENUMS},
+    # Currency enum and tag descriptions (common.schema); the default hook names enums.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "common.schema.postprocess"],
 }
+# Per-operation summaries, descriptions and business refusals for the schema (common.schema).
+API_OPERATION_DOCS = "config.api_docs.OPERATIONS"
+# Refusals any operation can answer (the request guards in front of every view), and those
+# any staff (backoffice) operation can answer: (status, code) pairs.
+API_GLOBAL_ERRORS: list[tuple[int, str]] = []
+API_STAFF_ERRORS: list[tuple[int, str]] = []
 
 CACHES = {
     "default": {

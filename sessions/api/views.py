@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +15,11 @@ from users.permissions import IsSupport
 
 from .. import selectors, services
 from ..models import Game, GameSession
+
+
+@extend_schema_field({"type": "string", "enum": Game.values})
+class GameField(serializers.CharField):
+    """A game name; the service refuses an unknown one (400 unknown_game)."""
 
 
 class RoundOut(serializers.Serializer):
@@ -30,7 +35,7 @@ class RoundOut(serializers.Serializer):
 class SessionOut(serializers.Serializer):
     id = serializers.UUIDField()
     player_id = serializers.IntegerField()
-    game = serializers.CharField()
+    game = GameField()
     currency = serializers.CharField()
     status = serializers.CharField()
     close_reason = serializers.CharField()
@@ -54,12 +59,12 @@ def _ws_url(request, session: GameSession) -> str:
 
 class GameSessionStartApi(APIView):
     class InputSerializer(serializers.Serializer):
-        game = serializers.CharField(max_length=16, help_text=f"one of {Game.values}")
+        game = GameField(max_length=16)
         currency = CurrencyField()
 
     class OutputSerializer(serializers.Serializer):
         id = serializers.UUIDField()
-        game = serializers.CharField()
+        game = GameField()
         currency = serializers.CharField()
         status = serializers.CharField()
         ws_url = serializers.CharField()

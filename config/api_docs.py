@@ -1,0 +1,298 @@
+"""What the published API says about each operation: summary, description and the business
+refusals it can answer (common.schema adds the generic ones: authentication, permissions,
+validation, throttling, idempotency, not found). Keys are "METHOD /path" as in the schema.
+
+Errors are DomainError classes (their status and code) or (status, "code") pairs for
+refusals raised with an explicit code. `make fuzz` fails when an operation answers a code
+that is not listed here, so this table stays true.
+"""
+
+from __future__ import annotations
+
+from backoffice.errors import (
+    AdjustmentNotPending,
+    CallbackNotReviewable,
+    InvalidAdjustment,
+    NotAPlayer,
+    SelfApprovalRefused,
+)
+from backoffice.errors import ReasonRequired as AdjustmentReasonRequired
+from betting.errors import (
+    BetNotFound,
+    InvalidLegs,
+    InvalidOdds,
+    InvalidSelection,
+    MarketClosed,
+    MarketNotFound,
+    MarketStateConflict,
+    MarketSuspended,
+    OddsChanged,
+    PayoutLimitExceeded,
+    SelectionNotFound,
+    StakeOutOfRange,
+)
+from casino.errors import LaunchNotAllowed
+from casino.errors import UnknownProvider as UnknownGameProvider
+from kyc.errors import (
+    AccountRestricted,
+    DocumentsMissing,
+    KYCAlreadyVerified,
+    KYCApplicationExists,
+    KYCInvalidState,
+    KYCReapplyNotAllowed,
+    KYCRequired,
+)
+from kyc.errors import ReasonRequired as KYCReasonRequired
+from reconciliation.errors import (
+    DiscrepancyNotFound,
+    DiscrepancyTransitionRefused,
+    ResolutionReasonRequired,
+)
+from responsible.errors import (
+    CoolingOff,
+    ExclusionActive,
+    ExclusionNotLiftable,
+    ExternallyExcluded,
+    InvalidDuration,
+    InvalidLimit,
+    LimitExceeded,
+    NothingPending,
+    RealityCheckPending,
+    RegisterUnavailable,
+    SelfExcluded,
+    TimedOut,
+)
+from responsible.errors import ReasonRequired as RGReasonRequired
+from sessions.errors import SessionNotFound, SessionNotLive, UnknownGame
+from users.services import InvalidCredentials, UsernameTaken
+from wallet.errors import InsufficientFunds, InvalidTransition, WithdrawalCancelNotAllowed
+
+AMOUNT = [(400, "invalid_amount"), (400, "unknown_currency")]
+EXCLUDED = [SelfExcluded, TimedOut, ExternallyExcluded, RegisterUnavailable]
+STAKE_GATES = [AccountRestricted, *EXCLUDED, LimitExceeded]
+
+OPERATIONS: dict[str, dict] = {
+    # --- auth ---------------------------------------------------------------------------
+    "POST /api/v1/auth/register/": {
+        "summary": "Register a player account",
+        "description": "Creates a player. Then obtain a token with `POST /api/v1/auth/token/`.",
+        "errors": [UsernameTaken],
+    },
+    "POST /api/v1/auth/token/": {
+        "summary": "Obtain a bearer token",
+        "description": "Send the token as `Authorization: Bearer <token>` on every other call. "
+                       "Repeated failures lock the username out for a while (429).",
+        "errors": [InvalidCredentials],
+    },
+    # --- wallet & payments ----------------------------------------------------------------
+    "GET /api/v1/wallets/": {
+        "summary": "Your balances",
+        "description": "One row per currency: `available` to play or withdraw, `reserved` "
+                       "(held for open bets, rounds and pending withdrawals) and `bonus`.",
+    },
+    "GET /api/v1/wallets/transactions/": {
+        "summary": "Your ledger, newest first",
+        "description": "Every change of your balances, cursor-paginated (follow `next`).",
+    },
+    "POST /api/v1/payments/deposits/": {
+        "summary": "Start a deposit",
+        "description": "Opens a `pending` deposit with the payment provider; it becomes "
+                       "`succeeded` (balance credited) or `failed` when the provider calls "
+                       "back. In the sandbox, `manage.py sandbox_complete` completes it.",
+        "errors": [*AMOUNT, AccountRestricted, *EXCLUDED, LimitExceeded],
+    },
+    "GET /api/v1/payments/deposits/": {"summary": "Your latest 100 deposits"},
+    "GET /api/v1/payments/deposits/{deposit_id}/": {"summary": "One of your deposits"},
+    "POST /api/v1/payments/withdrawals/": {
+        "summary": "Request a withdrawal",
+        "description": "Reserves the amount at once; staff approve it (large ones twice) and "
+                       "the provider pays it out. Above the KYC threshold a verified identity "
+                       "is required.",
+        "errors": [*AMOUNT, InsufficientFunds, AccountRestricted, KYCRequired],
+    },
+    "GET /api/v1/payments/withdrawals/": {"summary": "Your latest 100 withdrawals"},
+    "GET /api/v1/payments/withdrawals/{withdrawal_id}/": {"summary": "One of your withdrawals"},
+    "POST /api/v1/payments/withdrawals/{withdrawal_id}/cancel/": {
+        "summary": "Cancel your withdrawal while it awaits approval",
+        "description": "The reserved amount returns to `available`.",
+        "errors": [InvalidTransition, WithdrawalCancelNotAllowed],
+    },
+    "POST /api/v1/payments/webhooks/{provider}/": {
+        "summary": "Payment provider callback (signed)",
+        "description": "For payment providers, not players: the body is signed with the "
+                       "provider's secret in `X-Signature` (`t=<unix>,v1=<hex HMAC-SHA256 of "
+                       "\"<t>.<body>\">`). Applying the same event twice changes nothing.",
+        "errors": [(401, "invalid_signature"), (404, "unknown_provider"),
+                   (400, "invalid_payload"), (400, "unknown_event"), (400, "invalid_amount"),
+                   (400, "unknown_currency"), (400, "invalid_request"), (409, "conflict"),
+                   (404, "not_found")],
+    },
+    # --- betting --------------------------------------------------------------------------
+    "GET /api/v1/betting/events/": {
+        "summary": "Upcoming events with their markets and prices",
+    },
+    "POST /api/v1/betting/bets/": {
+        "summary": "Place a single or accumulator bet",
+        "description": "The stake is taken at once. `odds` per leg are the prices you saw; "
+                       "`odds_change` says what to accept if a price moved meanwhile "
+                       "(`none`: refuse with 409 `odds_changed`, `higher`, `any`).",
+        "errors": [*AMOUNT, InsufficientFunds, InvalidLegs, InvalidOdds, SelectionNotFound,
+                   MarketSuspended, MarketClosed, OddsChanged, StakeOutOfRange,
+                   PayoutLimitExceeded, *STAKE_GATES],
+    },
+    "GET /api/v1/betting/bets/": {"summary": "Your bets, newest first"},
+    "GET /api/v1/betting/bets/{bet_id}/": {
+        "summary": "One of your bets", "errors": [BetNotFound],
+    },
+    # --- KYC ------------------------------------------------------------------------------
+    "GET /api/v1/kyc/": {"summary": "Your identity verification status"},
+    "POST /api/v1/kyc/applications/": {
+        "summary": "Submit identity documents",
+        "description": "Multipart form: an identity document, a proof of address and a selfie "
+                       "(JPEG, PNG or PDF), with your name, date of birth, address and country "
+                       "as they appear on the documents. A compliance officer decides.",
+        "errors": [DocumentsMissing, KYCAlreadyVerified, KYCApplicationExists,
+                   KYCReapplyNotAllowed, (400, "invalid_file_type"), (400, "file_too_large"),
+                   (400, "empty_file")],
+    },
+    "GET /api/v1/kyc/applications/{application_id}/": {"summary": "One of your applications"},
+    # --- game sessions & casino -----------------------------------------------------------
+    "POST /api/v1/games/sessions/": {
+        "summary": "Start a game session",
+        "description": "Returns the session and a short-lived WebSocket ticket; rounds are "
+                       "played over the WebSocket.",
+        "errors": [UnknownGame, (400, "unknown_currency"), AccountRestricted, *EXCLUDED,
+                   LimitExceeded, RealityCheckPending],
+    },
+    "GET /api/v1/games/sessions/": {"summary": "Your live game sessions"},
+    "GET /api/v1/games/sessions/{session_id}/": {
+        "summary": "One of your game sessions", "errors": [SessionNotFound],
+    },
+    "POST /api/v1/casino/launch/": {
+        "summary": "Launch a casino game",
+        "description": "Returns the provider's game URL for you; the provider then debits "
+                       "and credits your wallet directly.",
+        "errors": [LaunchNotAllowed, UnknownGameProvider, (400, "unknown_currency"),
+                   AccountRestricted, *EXCLUDED],
+    },
+    # --- responsible gambling -------------------------------------------------------------
+    "POST /api/v1/responsible/limits/": {"errors": [InvalidLimit, NothingPending]},
+    "POST /api/v1/responsible/limits/{limit_id}/confirm/": {
+        "errors": [CoolingOff, NothingPending]},
+    "POST /api/v1/responsible/limits/{limit_id}/cancel/": {"errors": [NothingPending]},
+    "POST /api/v1/responsible/timeout/": {"errors": [InvalidDuration, ExclusionActive]},
+    "POST /api/v1/responsible/self-exclusion/": {"errors": [InvalidDuration, ExclusionActive]},
+    "POST /api/v1/responsible/self-exclusion/return/": {"errors": [ExclusionNotLiftable]},
+    "POST /api/v1/responsible/reality-check/": {"errors": [InvalidDuration]},
+    "POST /api/v1/responsible/limit-prompt/": {"errors": [InvalidLimit]},
+    # --- backoffice: payments -------------------------------------------------------------
+    "POST /api/v1/backoffice/withdrawals/{withdrawal_id}/approve/": {
+        "summary": "Approve a withdrawal (payments)",
+        "description": "Large withdrawals need a second approval by another officer. Nobody "
+                       "approves their own withdrawal.",
+        "errors": [InvalidTransition, SelfApprovalRefused, AccountRestricted],
+    },
+    "POST /api/v1/backoffice/withdrawals/{withdrawal_id}/reject/": {
+        "summary": "Reject a withdrawal, with a reason (payments)",
+        "description": "The reserved amount returns to the player.",
+        "errors": [InvalidTransition, (400, "reason_required")],
+    },
+    "POST /api/v1/backoffice/adjustments/": {
+        "summary": "Propose a balance adjustment (four eyes)",
+        "description": "A credit or debit with a reason; another staff member approves it.",
+        "errors": [*AMOUNT, InvalidAdjustment, AdjustmentReasonRequired, NotAPlayer],
+    },
+    "POST /api/v1/backoffice/adjustments/{adjustment_id}/approve/": {
+        "summary": "Approve someone else's adjustment",
+        "errors": [AdjustmentNotPending, SelfApprovalRefused, InsufficientFunds,
+                   AdjustmentReasonRequired],
+    },
+    "POST /api/v1/backoffice/adjustments/{adjustment_id}/reject/": {
+        "summary": "Reject an adjustment",
+        "errors": [AdjustmentNotPending, SelfApprovalRefused, AdjustmentReasonRequired],
+    },
+    "POST /api/v1/backoffice/callbacks/{callback_id}/resolve/": {
+        "summary": "Resolve a provider callback held for review",
+        "description": "Money due to a player becomes a four-eyes credit adjustment.",
+        "errors": [CallbackNotReviewable, InvalidAdjustment, AdjustmentReasonRequired,
+                   (400, "invalid_amount"), (400, "unknown_currency"),
+                   (400, "player_required")],
+    },
+    # --- backoffice: support ----------------------------------------------------------------
+    "GET /api/v1/backoffice/players/": {
+        "summary": "Find players by anything they can quote",
+        "description": "Username, email, id, or a deposit, withdrawal, bet or session id.",
+    },
+    "POST /api/v1/backoffice/game-sessions/{session_id}/close/": {
+        "summary": "Force-close a stuck game session, with a reason",
+        "description": "Refunds the open round's stake and releases what the session holds.",
+        "errors": [SessionNotFound, SessionNotLive, (400, "reason_required")],
+    },
+    # --- backoffice: trading ----------------------------------------------------------------
+    "POST /api/v1/backoffice/events/": {"summary": "Create an event with its markets (trader)"},
+    "PATCH /api/v1/backoffice/selections/{selection_id}/": {
+        "summary": "Change a selection's price (trader)",
+        "errors": [SelectionNotFound, MarketClosed, InvalidOdds],
+    },
+    "POST /api/v1/backoffice/markets/{market_id}/suspend/": {
+        "summary": "Suspend a market (trader)", "errors": [MarketNotFound, MarketStateConflict],
+    },
+    "POST /api/v1/backoffice/markets/{market_id}/resume/": {
+        "summary": "Resume a suspended market (trader)",
+        "errors": [MarketNotFound, MarketStateConflict],
+    },
+    "POST /api/v1/backoffice/markets/{market_id}/settle/": {
+        "summary": "Settle or void a market (trader)",
+        "description": "Accepted at once (202); bets are paid by a background task.",
+        "errors": [MarketNotFound, MarketStateConflict, InvalidSelection],
+    },
+    # --- backoffice: KYC ------------------------------------------------------------------
+    "GET /api/v1/backoffice/kyc/applications/": {
+        "summary": "The KYC queue (compliance)",
+        "description": "Waiting applications, oldest first; filter by `status`.",
+    },
+    "GET /api/v1/backoffice/kyc/applications/{application_id}/": {
+        "summary": "One application with its documents and history (compliance)"},
+    "POST /api/v1/backoffice/kyc/applications/{application_id}/start-review/": {
+        "summary": "Take an application for review", "errors": [KYCInvalidState]},
+    "POST /api/v1/backoffice/kyc/applications/{application_id}/approve/": {
+        "summary": "Approve an application", "errors": [KYCInvalidState, KYCReasonRequired]},
+    "POST /api/v1/backoffice/kyc/applications/{application_id}/reject/": {
+        "summary": "Reject an application, with a reason",
+        "errors": [KYCInvalidState, KYCReasonRequired]},
+    "POST /api/v1/backoffice/kyc/applications/{application_id}/request-resubmission/": {
+        "summary": "Ask the player for new documents, with a reason",
+        "errors": [KYCInvalidState, KYCReasonRequired]},
+    "POST /api/v1/backoffice/kyc/applications/{application_id}/allow-reapply/": {
+        "summary": "Let a rejected player apply again",
+        "errors": [KYCInvalidState, KYCReasonRequired]},
+    "GET /api/v1/backoffice/kyc/documents/{document_id}/": {
+        "summary": "Read one KYC document (every read is logged)"},
+    "GET /api/v1/backoffice/players/{player_id}/aml-status/": {
+        "summary": "A player's AML status"},
+    "POST /api/v1/backoffice/players/{player_id}/aml-status/": {
+        "summary": "Set a player's AML status, with a reason",
+        "description": "`blocked` stops every money operation at once.",
+        "errors": [KYCReasonRequired, (400, "invalid_aml_status")],
+    },
+    # --- backoffice: reconciliation ---------------------------------------------------------
+    "GET /api/v1/backoffice/reconciliation/discrepancies/": {
+        "summary": "Discrepancies between the ledger, the provider reports and the projections"},
+    "POST /api/v1/backoffice/reconciliation/discrepancies/{discrepancy_id}/investigate/": {
+        "summary": "Take a discrepancy for investigation",
+        "errors": [DiscrepancyNotFound, DiscrepancyTransitionRefused]},
+    "POST /api/v1/backoffice/reconciliation/discrepancies/{discrepancy_id}/resolve/": {
+        "summary": "Resolve a discrepancy, with a reason",
+        "errors": [DiscrepancyNotFound, DiscrepancyTransitionRefused, ResolutionReasonRequired]},
+    "GET /api/v1/backoffice/reconciliation/kpis/": {"summary": "Daily KPIs per currency"},
+    "GET /api/v1/backoffice/reconciliation/lag/": {"summary": "How far the projections lag"},
+    "GET /api/v1/backoffice/reconciliation/players/{player_id}/summary/": {
+        "summary": "A player's lifetime totals per currency"},
+    # --- backoffice: responsible gambling ---------------------------------------------------
+    "POST /api/v1/backoffice/responsible/players/{player_id}/limits/": {
+        "errors": [InvalidLimit, RGReasonRequired]},
+    "POST /api/v1/backoffice/responsible/limits/{limit_id}/lift/": {
+        "errors": [NothingPending, RGReasonRequired]},
+    "POST /api/v1/backoffice/responsible/players/{player_id}/exclusions/": {
+        "errors": [InvalidDuration, ExclusionActive, RGReasonRequired]},
+}
