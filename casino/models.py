@@ -116,6 +116,11 @@ class WinKind(models.TextChoices):
     JACKPOT = "jackpot"
 
 
+# The outcome_code of a provider transaction we answered with success (otherwise a stable
+# error code of casino.errors).
+OUTCOME_OK = "ok"
+
+
 class ProviderTransaction(models.Model):
     """One provider transaction id, exactly once: its parameters, outcome and answer."""
 
@@ -136,7 +141,7 @@ class ProviderTransaction(models.Model):
     fingerprint = models.CharField(max_length=64, blank=True, default="")
     # The answer given (and replayed to a retry): "ok" or a stable error code, and the
     # player's cash balance at that moment.
-    outcome_code = models.CharField(max_length=64, default="ok")
+    outcome_code = models.CharField(max_length=64, default=OUTCOME_OK)
     balance_after = models.BigIntegerField(null=True, blank=True)
     ledger_transaction = models.OneToOneField("wallet.Transaction", null=True, blank=True,
                                               on_delete=models.PROTECT, related_name="+")

@@ -11,6 +11,7 @@ whole ledger does not load the primary that money runs on.
 from __future__ import annotations
 
 import contextvars
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,9 +21,24 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection, connections, router, transaction
 
+from betting.models import Bet, BetLeg, BetStatus, Market, MarketSettlement
+from casino.models import OUTCOME_OK, ProviderTransaction, TxStatus
 from common.models import IdempotencyRecord
 from events.models import OutboxEvent
-from wallet.models import OPEN_WITHDRAWAL_STATUSES, Entry
+from sessions.models import GameRound, GameSession, RoundStatus, SessionStatus
+from wallet.models import (
+    OPEN_WITHDRAWAL_STATUSES,
+    Account,
+    AccountKind,
+    Deposit,
+    DepositStatus,
+    Entry,
+    ProviderCallback,
+    Transaction,
+    TransactionKind,
+    Withdrawal,
+    WithdrawalStatus,
+)
 
 from .models import DiscrepancyKind as K
 
@@ -44,6 +60,26 @@ class Finding:
     expected: int | None = None
     actual: int | None = None
     detail: dict = field(default_factory=dict)
+
+
+def sql_table(model) -> str:
+    """A model's table, quoted, for the raw SQL below (never a hard-coded name)."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def sql_in(*values: str) -> str:
+    """SQL list of status or kind constants, inlined (not bound) so partial indexes on them
+    still match (PostgreSQL reads `IN ('live')` as `= 'live'`). Only the apps' own enum
+    values go through here, never input."""
+    names = [str(v) for v in values]
+    for name in names:
+        assert re.fullmatch(r"[a-z_]+", name), name
+    return "(" + ", ".join(f"'{name}'" for name in names) + ")"
+
+
+ENTRY, ACCOUNT, TXN = sql_table(Entry), sql_table(Account), sql_table(Transaction)
+DEPOSIT, WITHDRAWAL, CALLBACK = sql_table(Deposit), sql_table(Withdrawal), sql_table(ProviderCallback)
+CASINO_TXN = sql_table(ProviderTransaction)
 
 
 def _rows(sql: str, params: list | None = None) -> list[tuple]:
@@ -72,7 +108,7 @@ WITH per_account AS MATERIALIZED (
            SUM((amount %% {_P1}) * (h %% {_P1})) AS f1,
            SUM((amount %% {_P2}) * (h %% {_P2})) AS f2
       FROM (SELECT account_id, currency, amount,
-                   hashint8extended(transaction_id, %(seed)s) AS h FROM wallet_entry) e
+                   hashint8extended(transaction_id, %(seed)s) AS h FROM {ENTRY}) e
      GROUP BY account_id, currency
 ),
 per_currency AS (
@@ -89,15 +125,15 @@ UNION ALL
 SELECT 'currency', NULL, NULL, currency, total, NULL, NULL FROM per_currency WHERE total <> 0
 UNION ALL
 SELECT 'account', a.id, a.owner_id, a.currency, COALESCE(s.total, 0), a.balance, a.kind
-  FROM wallet_account a
+  FROM {ACCOUNT} a
   -- An entry in another currency than its account's is left out of the account's sum, so
   -- it shows as a mismatch too.
   LEFT JOIN per_account s ON s.account_id = a.id AND s.currency = a.currency
  WHERE a.owner_id IS NOT NULL AND a.balance <> COALESCE(s.total, 0)
 """
 
-UNBALANCED_TRANSACTIONS_SQL = """
-SELECT transaction_id, currency, SUM(amount)::bigint FROM wallet_entry
+UNBALANCED_TRANSACTIONS_SQL = f"""
+SELECT transaction_id, currency, SUM(amount)::bigint FROM {ENTRY}
  GROUP BY transaction_id, currency HAVING SUM(amount) <> 0
  ORDER BY transaction_id LIMIT %s
 """
@@ -136,7 +172,7 @@ def _rows_named(sql: str, params: dict) -> list[tuple]:
 
 def check_negative_balances() -> list[Finding]:
     """Invariant 3: no player balance below zero (a CHECK forbids it; verify anyway)."""
-    rows = _rows("SELECT id, owner_id, kind, currency, balance FROM wallet_account "
+    rows = _rows(f"SELECT id, owner_id, kind, currency, balance FROM {ACCOUNT} "
                  "WHERE owner_id IS NOT NULL AND balance < 0")
     return [Finding(K.NEGATIVE_BALANCE, f"negative_balance:account:{pk}", f"account {pk} ({kind})",
                     currency, owner, expected=0, actual=balance, detail={"account_id": pk})
@@ -147,16 +183,17 @@ def check_single_posting() -> list[Finding]:
     """Invariant 4: one dedupe key, one provider transaction id, one settlement -> at most
     one (unreversed) ledger transaction each."""
     out: list[Finding] = []
-    for key, ids in _rows("SELECT dedupe_key, array_agg(id ORDER BY id) FROM wallet_transaction "
+    for key, ids in _rows(f"SELECT dedupe_key, array_agg(id ORDER BY id) FROM {TXN} "
                           "WHERE dedupe_key IS NOT NULL GROUP BY dedupe_key HAVING count(*) > 1"):
         out.append(Finding(K.DUPLICATE_DEDUPE_KEY, f"duplicate_dedupe_key:{key}", f"dedupe key {key}",
                            expected=1, actual=len(ids), detail={"transaction_ids": ids}))
-    unreversed = ("NOT EXISTS (SELECT 1 FROM wallet_transaction r WHERE r.reverses_id = t.id) "
+    unreversed = (f"NOT EXISTS (SELECT 1 FROM {TXN} r WHERE r.reverses_id = t.id) "
                   "AND t.reverses_id IS NULL")
     for ref, ids in _rows(
-        "SELECT external_reference, array_agg(id ORDER BY id) FROM wallet_transaction t "
-        "WHERE external_reference <> '' AND kind IN ('deposit', 'withdrawal_paid', 'casino_bet', "
-        "'casino_win') AND "
+        f"SELECT external_reference, array_agg(id ORDER BY id) FROM {TXN} t "
+        "WHERE external_reference <> '' AND kind IN "
+        + sql_in(TransactionKind.DEPOSIT, TransactionKind.WITHDRAWAL_PAID,
+              TransactionKind.CASINO_BET, TransactionKind.CASINO_WIN) + " AND "
         + unreversed + " GROUP BY external_reference HAVING count(*) > 1"
     ):
         out.append(Finding(K.DUPLICATE_PROVIDER_TXN, f"duplicate_provider_txn:ledger:{ref}",
@@ -164,18 +201,20 @@ def check_single_posting() -> list[Finding]:
                            detail={"transaction_ids": ids}))
     for provider, ptx, refs in _rows(
         "SELECT provider, provider_transaction_id, array_agg(ref ORDER BY ref) FROM ("
-        " SELECT provider, provider_transaction_id, 'deposit:' || id AS ref FROM wallet_deposit"
+        f" SELECT provider, provider_transaction_id, 'deposit:' || id AS ref FROM {DEPOSIT}"
         "  WHERE provider_transaction_id <> ''"
         " UNION ALL SELECT provider, provider_transaction_id, 'withdrawal:' || id"
-        "  FROM wallet_withdrawal WHERE provider_transaction_id <> ''"
+        f"  FROM {WITHDRAWAL} WHERE provider_transaction_id <> ''"
         ") x GROUP BY provider, provider_transaction_id HAVING count(*) > 1"
     ):
         out.append(Finding(K.DUPLICATE_PROVIDER_TXN, f"duplicate_provider_txn:{provider}:{ptx}",
                            f"{provider} transaction {ptx}", expected=1, actual=len(refs),
                            detail={"references": refs}))
     for kind, ref, ids in _rows(
-        "SELECT kind, reference, array_agg(id ORDER BY id) FROM wallet_transaction t "
-        "WHERE kind IN ('bet_settle', 'round_settle', 'withdrawal_paid') AND reference <> '' AND "
+        f"SELECT kind, reference, array_agg(id ORDER BY id) FROM {TXN} t "
+        "WHERE kind IN " + sql_in(TransactionKind.BET_SETTLE, TransactionKind.ROUND_SETTLE,
+                               TransactionKind.WITHDRAWAL_PAID)
+        + " AND reference <> '' AND "
         + unreversed + " GROUP BY kind, reference HAVING count(*) > 1"
     ):
         out.append(Finding(K.DUPLICATE_SETTLEMENT, f"duplicate_settlement:{kind}:{ref}",
@@ -186,21 +225,18 @@ def check_single_posting() -> list[Finding]:
 
 # --- invariant 5: reserved = open withdrawals + open bets + open rounds ---------------------------
 
-# (app label, model, amount field, open statuses): included when the app's model exists.
+# (model, amount field, open statuses): every hold on a reserved account is one of these.
 RESERVED_SOURCES = [
-    ("wallet", "Withdrawal", "amount", [str(s) for s in OPEN_WITHDRAWAL_STATUSES]),
-    ("betting", "Bet", "stake", ["open"]),
-    ("game_sessions", "GameRound", "stake", ["open"]),
+    (Withdrawal, "amount", [str(s) for s in OPEN_WITHDRAWAL_STATUSES]),
+    (Bet, "stake", [str(BetStatus.OPEN)]),
+    (GameRound, "stake", [str(RoundStatus.OPEN)]),
 ]
 
 
 def _reserved_source_sql() -> tuple[list[str], list]:
-    parts, params = [], []
-    for label, model_name, amount_field, statuses in RESERVED_SOURCES:
-        try:
-            model = apps.get_model(label, model_name)
-        except LookupError:
-            continue
+    parts: list[str] = []
+    params: list = []
+    for model, amount_field, statuses in RESERVED_SOURCES:
         meta = model._meta
         table = connection.ops.quote_name(meta.db_table)
         player = meta.get_field("player").column
@@ -226,7 +262,8 @@ def check_reserved() -> list[Finding]:
                   FROM holds GROUP BY player_id, currency, source) s
          GROUP BY player_id, currency
     ),
-    reserved AS (SELECT id, owner_id, currency, balance FROM wallet_account WHERE kind = 'reserved')
+    reserved AS (SELECT id, owner_id, currency, balance FROM {ACCOUNT}
+                  WHERE kind IN {sql_in(AccountKind.RESERVED)})
     SELECT COALESCE(r.owner_id, e.player_id), COALESCE(r.currency, e.currency), r.id,
            COALESCE(e.total, 0), COALESCE(r.balance, 0), e.by_source
       FROM reserved r FULL JOIN expected e ON e.player_id = r.owner_id AND e.currency = r.currency
@@ -252,44 +289,42 @@ def check_stuck(*, now: datetime) -> list[Finding]:
     heartbeat, and outbox events unsent, each past its configured age."""
     out: list[Finding] = []
     for pk, player, currency, amount, created in _rows(
-        "SELECT id, player_id, currency, amount, created_at FROM wallet_deposit "
-        "WHERE status = 'pending' AND created_at < %s ORDER BY created_at LIMIT %s",
+        f"SELECT id, player_id, currency, amount, created_at FROM {DEPOSIT} "
+        f"WHERE status IN {sql_in(DepositStatus.PENDING)} AND created_at < %s "
+        "ORDER BY created_at LIMIT %s",
         [_ago(now, settings.STUCK_DEPOSIT_PENDING_S), MAX_FINDINGS_PER_CHECK],
     ):
         out.append(Finding(K.STUCK_DEPOSIT, f"stuck_deposit:{pk}", f"deposit {pk}", currency,
                            player, actual=amount, detail={"since": created.isoformat()}))
     for pk, player, currency, amount, since in _rows(
-        "SELECT id, player_id, currency, amount, updated_at FROM wallet_withdrawal "
-        "WHERE status = 'processing' AND updated_at < %s ORDER BY updated_at LIMIT %s",
+        f"SELECT id, player_id, currency, amount, updated_at FROM {WITHDRAWAL} "
+        f"WHERE status IN {sql_in(WithdrawalStatus.PROCESSING)} AND updated_at < %s "
+        "ORDER BY updated_at LIMIT %s",
         [_ago(now, settings.STUCK_WITHDRAWAL_PROCESSING_S), MAX_FINDINGS_PER_CHECK],
     ):
         out.append(Finding(K.STUCK_WITHDRAWAL, f"stuck_withdrawal:{pk}", f"withdrawal {pk}",
                            currency, player, actual=amount, detail={"since": since.isoformat()}))
-    try:
-        rounds = apps.get_model("game_sessions", "GameRound")
-        sessions = apps.get_model("game_sessions", "GameSession")
-    except LookupError:
-        rounds = sessions = None
-    if rounds is not None:
-        for pk, player, currency, stake, opened in _rows(
-            f"SELECT id, player_id, currency, stake, opened_at FROM {rounds._meta.db_table} "
-            "WHERE status = 'open' AND opened_at < %s ORDER BY opened_at LIMIT %s",
-            [_ago(now, settings.STUCK_ROUND_OPEN_S), MAX_FINDINGS_PER_CHECK],
-        ):
-            out.append(Finding(K.STUCK_ROUND, f"stuck_round:{pk}", f"round {pk}", currency, player,
-                               actual=stake, detail={"since": opened.isoformat()}))
-        for pk, player, currency, beat in _rows(
-            f"SELECT id, player_id, currency, last_heartbeat_at FROM {sessions._meta.db_table} "
-            "WHERE status = 'live' AND last_heartbeat_at < %s ORDER BY last_heartbeat_at LIMIT %s",
-            [_ago(now, settings.STUCK_SESSION_HEARTBEAT_S), MAX_FINDINGS_PER_CHECK],
-        ):
-            out.append(Finding(K.STALE_SESSION, f"stale_session:{pk}", f"session {pk}", currency,
-                               player, detail={"last_heartbeat_at": beat.isoformat()}))
+    for pk, player, currency, stake, opened in _rows(
+        f"SELECT id, player_id, currency, stake, opened_at FROM {sql_table(GameRound)} "
+        f"WHERE status IN {sql_in(RoundStatus.OPEN)} AND opened_at < %s "
+        "ORDER BY opened_at LIMIT %s",
+        [_ago(now, settings.STUCK_ROUND_OPEN_S), MAX_FINDINGS_PER_CHECK],
+    ):
+        out.append(Finding(K.STUCK_ROUND, f"stuck_round:{pk}", f"round {pk}", currency, player,
+                           actual=stake, detail={"since": opened.isoformat()}))
+    for pk, player, currency, beat in _rows(
+        f"SELECT id, player_id, currency, last_heartbeat_at FROM {sql_table(GameSession)} "
+        f"WHERE status IN {sql_in(SessionStatus.LIVE)} AND last_heartbeat_at < %s "
+        "ORDER BY last_heartbeat_at LIMIT %s",
+        [_ago(now, settings.STUCK_SESSION_HEARTBEAT_S), MAX_FINDINGS_PER_CHECK],
+    ):
+        out.append(Finding(K.STALE_SESSION, f"stale_session:{pk}", f"session {pk}", currency,
+                           player, detail={"last_heartbeat_at": beat.isoformat()}))
     out += _stuck_work(now)
     # One finding per backlog (named by its oldest event), not one per event: an outage
     # can leave a million events unsent and they are one incident.
     row = _rows(
-        f"SELECT min(id), count(*), min(created_at) FROM {OutboxEvent._meta.db_table} "
+        f"SELECT min(id), count(*), min(created_at) FROM {sql_table(OutboxEvent)} "
         "WHERE sent_at IS NULL AND created_at < %s", [_ago(now, settings.STUCK_OUTBOX_UNSENT_S)])[0]
     if row[1]:
         out.append(Finding(K.OUTBOX_UNSENT, f"outbox_unsent:{row[0]}",
@@ -303,44 +338,40 @@ def _stuck_work(now: datetime) -> list[Finding]:
     settled, approved withdrawals not sent, provider callbacks nobody reviewed."""
     out: list[Finding] = []
     for user_id, key, created in _rows(
-        f"SELECT user_id, key, created_at FROM {IdempotencyRecord._meta.db_table} "
-        "WHERE status = 'in_progress' AND created_at < %s ORDER BY created_at LIMIT %s",
+        f"SELECT user_id, key, created_at FROM {sql_table(IdempotencyRecord)} "
+        f"WHERE status IN {sql_in(IdempotencyRecord.Status.IN_PROGRESS)} AND created_at < %s "
+        "ORDER BY created_at LIMIT %s",
         [_ago(now, settings.STUCK_IDEMPOTENCY_KEY_S), MAX_FINDINGS_PER_CHECK],
     ):
         out.append(Finding(K.STUCK_IDEMPOTENCY_KEY, f"stuck_idempotency_key:{user_id}:{key}",
                            f"idempotency key {key!r}", player_id=user_id,
                            detail={"since": created.isoformat()}))
-    try:
-        markets = apps.get_model("betting", "Market")
-    except LookupError:
-        markets = None
-    if markets is not None:
-        for pk, open_bets, resulted in _rows(
-            "SELECT m.id, count(DISTINCT l.bet_id), max(s.created_at) FROM betting_market m "
-            "JOIN betting_betleg l ON l.market_id = m.id "
-            " AND l.settled_version < m.settlement_version "
-            "JOIN betting_marketsettlement s ON s.market_id = m.id "
-            "GROUP BY m.id HAVING max(s.created_at) < %s ORDER BY m.id LIMIT %s",
-            [_ago(now, settings.STUCK_MARKET_UNSETTLED_S), MAX_FINDINGS_PER_CHECK],
-        ):
-            out.append(Finding(K.UNSETTLED_MARKET, f"unsettled_market:{pk}", f"market {pk}",
-                               actual=open_bets, detail={"resulted_at": resulted.isoformat(),
-                                                         "bets_not_settled": open_bets}))
+    for pk, open_bets, resulted in _rows(
+        f"SELECT m.id, count(DISTINCT l.bet_id), max(s.created_at) FROM {sql_table(Market)} m "
+        f"JOIN {sql_table(BetLeg)} l ON l.market_id = m.id "
+        " AND l.settled_version < m.settlement_version "
+        f"JOIN {sql_table(MarketSettlement)} s ON s.market_id = m.id "
+        "GROUP BY m.id HAVING max(s.created_at) < %s ORDER BY m.id LIMIT %s",
+        [_ago(now, settings.STUCK_MARKET_UNSETTLED_S), MAX_FINDINGS_PER_CHECK],
+    ):
+        out.append(Finding(K.UNSETTLED_MARKET, f"unsettled_market:{pk}", f"market {pk}",
+                           actual=open_bets, detail={"resulted_at": resulted.isoformat(),
+                                                     "bets_not_settled": open_bets}))
     for pk, player, currency, amount, since in _rows(
-        "SELECT id, player_id, currency, amount, updated_at FROM wallet_withdrawal "
-        "WHERE status = 'approved' AND updated_at < %s ORDER BY updated_at LIMIT %s",
+        f"SELECT id, player_id, currency, amount, updated_at FROM {WITHDRAWAL} "
+        f"WHERE status IN {sql_in(WithdrawalStatus.APPROVED)} AND updated_at < %s "
+        "ORDER BY updated_at LIMIT %s",
         [_ago(now, settings.STUCK_WITHDRAWAL_APPROVED_S), MAX_FINDINGS_PER_CHECK],
     ):
         out.append(Finding(K.UNSENT_WITHDRAWAL, f"unsent_withdrawal:{pk}", f"withdrawal {pk}",
                            currency, player, actual=amount, detail={"since": since.isoformat()}))
-    try:
-        reviews = apps.get_model("backoffice", "CallbackReview")._meta.db_table
-    except LookupError:
-        reviews = None
-    unreviewed = f"AND NOT EXISTS (SELECT 1 FROM {reviews} r WHERE r.callback_id = c.id) " if reviews else ""
+    # backoffice sits above reconciliation (it shows these findings), so its review table is
+    # looked up in the app registry rather than imported.
+    reviews = sql_table(apps.get_model("backoffice", "CallbackReview"))
     for pk, provider, ptid, code, received in _rows(
         "SELECT c.id, c.provider, c.provider_transaction_id, c.outcome_code, c.received_at "
-        f"FROM wallet_providercallback c WHERE c.needs_review {unreviewed}"
+        f"FROM {CALLBACK} c WHERE c.needs_review "
+        f"AND NOT EXISTS (SELECT 1 FROM {reviews} r WHERE r.callback_id = c.id) "
         "AND c.received_at < %s ORDER BY c.id LIMIT %s",
         [_ago(now, settings.STUCK_CALLBACK_REVIEW_S), MAX_FINDINGS_PER_CHECK],
     ):
@@ -355,29 +386,30 @@ def _stuck_work(now: datetime) -> list[Finding]:
 # Every provider transaction we answered with success and that moved money (amount > 0) has
 # its ledger transaction, moving exactly that amount on the player's side; every casino
 # ledger transaction belongs to a provider transaction. (Tombstones and refusals move nothing.)
-CASINO_LEDGER_SQL = """
+CASINO_LEDGER_SQL = f"""
 WITH posted AS (
     SELECT e.transaction_id, SUM(e.amount)::bigint AS player_net
-      FROM wallet_entry e JOIN wallet_account a ON a.id = e.account_id
+      FROM {ENTRY} e JOIN {ACCOUNT} a ON a.id = e.account_id
      WHERE a.owner_id IS NOT NULL AND e.transaction_id IN (
-           SELECT ledger_transaction_id FROM casino_providertransaction
+           SELECT ledger_transaction_id FROM {CASINO_TXN}
             WHERE ledger_transaction_id IS NOT NULL)
      GROUP BY e.transaction_id
 )
 (SELECT pt.provider, pt.transaction_id, pt.kind, pt.player_id, pt.currency, pt.amount,
         abs(p.player_net), pt.ledger_transaction_id
-   FROM casino_providertransaction pt
+   FROM {CASINO_TXN} pt
    LEFT JOIN posted p ON p.transaction_id = pt.ledger_transaction_id
-  WHERE pt.status <> 'tombstone' AND pt.outcome_code = 'ok'
+  WHERE pt.status NOT IN {sql_in(TxStatus.TOMBSTONE)} AND pt.outcome_code = '{OUTCOME_OK}'
     AND ((pt.amount > 0 AND pt.ledger_transaction_id IS NULL)
          OR (pt.ledger_transaction_id IS NOT NULL
              AND COALESCE(abs(p.player_net), -1) <> pt.amount))
   LIMIT %(limit)s)
 UNION ALL
 (SELECT '', t.external_reference, t.kind, NULL, '', NULL, NULL, t.id
-   FROM wallet_transaction t
-  WHERE t.kind IN ('casino_bet', 'casino_win', 'casino_rollback')
-    AND NOT EXISTS (SELECT 1 FROM casino_providertransaction pt
+   FROM {TXN} t
+  WHERE t.kind IN {sql_in(TransactionKind.CASINO_BET, TransactionKind.CASINO_WIN,
+                       TransactionKind.CASINO_ROLLBACK)}
+    AND NOT EXISTS (SELECT 1 FROM {CASINO_TXN} pt
                      WHERE pt.ledger_transaction_id = t.id)
   LIMIT %(limit)s)
 """
@@ -386,10 +418,6 @@ UNION ALL
 def check_casino() -> list[Finding]:
     """A casino provider transaction without its posting (or with another amount), or a casino
     posting without its provider transaction."""
-    try:
-        apps.get_model("casino", "ProviderTransaction")
-    except LookupError:
-        return []
     out = []
     for provider, ptx, kind, player, currency, amount, posted, txn in _rows_named(
             CASINO_LEDGER_SQL, {"limit": MAX_FINDINGS_PER_CHECK}):

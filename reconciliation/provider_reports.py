@@ -21,11 +21,14 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from casino.adapters.hub88 import to_minor
 from casino.errors import InvalidPayload
+from casino.models import OUTCOME_OK, ProviderTransaction, TxStatus
 from common.money import currency_get, parse_amount
+from wallet.models import Deposit, DepositStatus, Withdrawal, WithdrawalStatus
 
-from .checks import Finding
+from .checks import Finding, sql_in, sql_table
 from .errors import InvalidReport
 from .models import DiscrepancyKind as K
+from .models import ProviderReportLine
 
 REQUIRED_COLUMNS = ("provider_transaction_id", "type", "amount", "currency", "status", "occurred_at")
 OK_STATUSES = {"succeeded", "success", "paid", "completed", "settled", "ok"}
@@ -108,21 +111,23 @@ def _parse_line(row: dict) -> ReportLine:
 
 # Our side: deposits and withdrawals of the provider that it has answered (they carry its
 # transaction id), with our status normalized the way the report's is.
-_MATCH_SQL = """
+_MATCH_SQL = f"""
 WITH theirs AS (
     SELECT provider_transaction_id AS ptx, kind, amount, currency, status
-      FROM reconciliation_providerreportline WHERE report_id = %(report)s
+      FROM {sql_table(ProviderReportLine)} WHERE report_id = %(report)s
 ),
 ours AS (
     SELECT provider_transaction_id AS ptx, 'deposit' AS kind, amount, currency,
-           CASE status WHEN 'succeeded' THEN 'ok' WHEN 'failed' THEN 'failed' ELSE status END AS status,
+           CASE WHEN status IN {sql_in(DepositStatus.SUCCEEDED)} THEN 'ok'
+                WHEN status IN {sql_in(DepositStatus.FAILED)} THEN 'failed' ELSE status END AS status,
            'deposit:' || id AS ref, player_id, updated_at
-      FROM wallet_deposit WHERE provider = %(provider)s AND provider_transaction_id <> ''
+      FROM {sql_table(Deposit)} WHERE provider = %(provider)s AND provider_transaction_id <> ''
     UNION ALL
     SELECT provider_transaction_id, 'withdrawal', amount, currency,
-           CASE status WHEN 'paid' THEN 'ok' WHEN 'failed' THEN 'failed' ELSE status END,
+           CASE WHEN status IN {sql_in(WithdrawalStatus.PAID)} THEN 'ok'
+                WHEN status IN {sql_in(WithdrawalStatus.FAILED)} THEN 'failed' ELSE status END,
            'withdrawal:' || id, player_id, updated_at
-      FROM wallet_withdrawal WHERE provider = %(provider)s AND provider_transaction_id <> ''
+      FROM {sql_table(Withdrawal)} WHERE provider = %(provider)s AND provider_transaction_id <> ''
 )
 SELECT t.ptx, t.kind, t.amount, t.currency, t.status,
        o.ptx, o.kind, o.amount, o.currency, o.status, o.ref, o.player_id
@@ -243,16 +248,17 @@ def _parse_casino_line(row: dict, wire_decimals: int | None) -> ReportLine:
 
 # Our side: the provider's transactions we answered with success (tombstones are markers,
 # not transactions; a refused call left no row).
-_CASINO_MATCH_SQL = """
+_CASINO_MATCH_SQL = f"""
 WITH theirs AS (
     SELECT provider_transaction_id AS ptx, kind, amount, currency
-      FROM reconciliation_providerreportline WHERE report_id = %(report)s
+      FROM {sql_table(ProviderReportLine)} WHERE report_id = %(report)s
 ),
 ours AS (
     SELECT transaction_id AS ptx, kind, amount, currency, 'casino_tx:' || id AS ref, player_id,
            created_at
-      FROM casino_providertransaction
-     WHERE provider = %(provider)s AND status <> 'tombstone' AND outcome_code = 'ok'
+      FROM {sql_table(ProviderTransaction)}
+     WHERE provider = %(provider)s AND status NOT IN {sql_in(TxStatus.TOMBSTONE)}
+       AND outcome_code = '{OUTCOME_OK}'
 )
 SELECT t.ptx, t.kind, t.amount, t.currency, o.ptx, o.kind, o.amount, o.currency, o.ref,
        o.player_id
