@@ -24,6 +24,7 @@ _PLAYER_READ = [
     ("wallet", "entry", VIEW),
     ("wallet", "deposit", VIEW),
     ("wallet", "withdrawal", VIEW),
+    ("wallet", "refund", VIEW),
     ("backoffice", "manualadjustment", VIEW),
     ("backoffice", "playernote", ("view", "add")),
 ]
@@ -60,6 +61,7 @@ PERMISSION_MAP: dict[str, dict[str, list]] = {
     PAYMENTS: {
         "models": _PLAYER_READ + [
             ("wallet", "withdrawal", ("view", "change")),
+            ("wallet", "refund", ("view", "change")),
             ("wallet", "providercallback", VIEW),
             ("reconciliation", "*", ("view", "change")),
             ("events", "parkedtask", ("view", "change")),

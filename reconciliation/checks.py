@@ -27,6 +27,8 @@ from common.models import IdempotencyRecord
 from events.models import OutboxEvent
 from sessions.models import GameRound, GameSession, RoundStatus, SessionStatus
 from wallet.models import (
+    COUNTED_REFUND_STATUSES,
+    OPEN_REFUND_STATUSES,
     OPEN_WITHDRAWAL_STATUSES,
     Account,
     AccountKind,
@@ -34,6 +36,8 @@ from wallet.models import (
     DepositStatus,
     Entry,
     ProviderCallback,
+    Refund,
+    RefundStatus,
     Transaction,
     TransactionKind,
     Withdrawal,
@@ -80,6 +84,7 @@ def sql_in(*values: str) -> str:
 ENTRY, ACCOUNT, TXN = sql_table(Entry), sql_table(Account), sql_table(Transaction)
 DEPOSIT, WITHDRAWAL, CALLBACK = sql_table(Deposit), sql_table(Withdrawal), sql_table(ProviderCallback)
 CASINO_TXN = sql_table(ProviderTransaction)
+REFUND = sql_table(Refund)
 
 
 def _rows(sql: str, params: list | None = None) -> list[tuple]:
@@ -193,7 +198,8 @@ def check_single_posting() -> list[Finding]:
         f"SELECT external_reference, array_agg(id ORDER BY id) FROM {TXN} t "
         "WHERE external_reference <> '' AND kind IN "
         + sql_in(TransactionKind.DEPOSIT, TransactionKind.WITHDRAWAL_PAID,
-              TransactionKind.CASINO_BET, TransactionKind.CASINO_WIN) + " AND "
+              TransactionKind.CASINO_BET, TransactionKind.CASINO_WIN,
+              TransactionKind.REFUND_PAID) + " AND "
         + unreversed + " GROUP BY external_reference HAVING count(*) > 1"
     ):
         out.append(Finding(K.DUPLICATE_PROVIDER_TXN, f"duplicate_provider_txn:ledger:{ref}",
@@ -205,6 +211,8 @@ def check_single_posting() -> list[Finding]:
         "  WHERE provider_transaction_id <> ''"
         " UNION ALL SELECT provider, provider_transaction_id, 'withdrawal:' || id"
         f"  FROM {WITHDRAWAL} WHERE provider_transaction_id <> ''"
+        " UNION ALL SELECT provider, provider_transaction_id, 'refund:' || id"
+        f"  FROM {REFUND} WHERE provider_transaction_id <> ''"
         ") x GROUP BY provider, provider_transaction_id HAVING count(*) > 1"
     ):
         out.append(Finding(K.DUPLICATE_PROVIDER_TXN, f"duplicate_provider_txn:{provider}:{ptx}",
@@ -213,7 +221,7 @@ def check_single_posting() -> list[Finding]:
     for kind, ref, ids in _rows(
         f"SELECT kind, reference, array_agg(id ORDER BY id) FROM {TXN} t "
         "WHERE kind IN " + sql_in(TransactionKind.BET_SETTLE, TransactionKind.ROUND_SETTLE,
-                               TransactionKind.WITHDRAWAL_PAID)
+                               TransactionKind.WITHDRAWAL_PAID, TransactionKind.REFUND_PAID)
         + " AND reference <> '' AND "
         + unreversed + " GROUP BY kind, reference HAVING count(*) > 1"
     ):
@@ -228,6 +236,7 @@ def check_single_posting() -> list[Finding]:
 # (model, amount field, open statuses): every hold on a reserved account is one of these.
 RESERVED_SOURCES = [
     (Withdrawal, "amount", [str(s) for s in OPEN_WITHDRAWAL_STATUSES]),
+    (Refund, "amount", [str(s) for s in OPEN_REFUND_STATUSES]),
     (Bet, "stake", [str(BetStatus.OPEN)]),
     (GameRound, "stake", [str(RoundStatus.OPEN)]),
 ]
@@ -430,6 +439,46 @@ def check_casino() -> list[Finding]:
     return out
 
 
+# --- refunds: never more than the deposit, and each completed one posted once ------------------
+
+REFUNDS_SQL = f"""
+(SELECT 'exceeds', d.id::text, d.player_id, d.currency, d.amount, SUM(r.amount)::bigint
+   FROM {DEPOSIT} d JOIN {REFUND} r ON r.deposit_id = d.id
+  WHERE r.status IN {sql_in(*COUNTED_REFUND_STATUSES)}
+  GROUP BY d.id HAVING SUM(r.amount) > d.amount
+  LIMIT %(limit)s)
+UNION ALL
+(SELECT 'unposted', r.id::text, r.player_id, r.currency, r.amount, p.paid
+   FROM {REFUND} r
+   LEFT JOIN LATERAL (
+        SELECT -SUM(e.amount)::bigint AS paid FROM {TXN} t
+          JOIN {ENTRY} e ON e.transaction_id = t.id
+          JOIN {ACCOUNT} a ON a.id = e.account_id AND a.owner_id IS NOT NULL
+         WHERE t.kind IN {sql_in(TransactionKind.REFUND_PAID)}
+           AND t.reference = 'refund:' || r.id) p ON true
+  WHERE (r.status IN {sql_in(RefundStatus.COMPLETED)} AND p.paid IS DISTINCT FROM r.amount)
+     OR (r.status NOT IN {sql_in(RefundStatus.COMPLETED)} AND p.paid IS NOT NULL)
+  LIMIT %(limit)s)
+"""
+
+
+def check_refunds() -> list[Finding]:
+    """Refunds of a deposit (all but failed and rejected) never sum past the deposit, and every
+    completed refund left the player's reserved funds by exactly its amount."""
+    out = []
+    for tag, ident, player, currency, expected, actual in _rows_named(
+            REFUNDS_SQL, {"limit": MAX_FINDINGS_PER_CHECK}):
+        if tag == "exceeds":
+            out.append(Finding(K.REFUND_EXCEEDS_DEPOSIT, f"refund_exceeds_deposit:{ident}",
+                               f"deposit {ident}", currency, player, expected=expected,
+                               actual=actual, detail={"deposit_id": ident}))
+        else:
+            out.append(Finding(K.REFUND_LEDGER_MISMATCH, f"refund_ledger_mismatch:{ident}",
+                               f"refund {ident}", currency, player, expected=expected,
+                               actual=actual, detail={"refund_id": ident}))
+    return out
+
+
 # --- the whole run ------------------------------------------------------------------------------
 
 
@@ -445,6 +494,7 @@ CHECKS = [
     Check("single_posting", lambda now: check_single_posting()),
     Check("reserved", lambda now: check_reserved()),
     Check("casino", lambda now: check_casino()),
+    Check("refunds", lambda now: check_refunds()),
     Check("stuck", lambda now: check_stuck(now=now)),
 ]
 

@@ -128,6 +128,8 @@ class DiscrepancyKind(models.TextChoices):
     PROVIDER_AMOUNT_MISMATCH = "provider_amount_mismatch", "Provider amount differs"
     PROVIDER_STATUS_MISMATCH = "provider_status_mismatch", "Provider status differs"
     CASINO_LEDGER_MISMATCH = "casino_ledger_mismatch", "Casino provider transaction and ledger disagree"
+    REFUND_EXCEEDS_DEPOSIT = "refund_exceeds_deposit", "Refunds exceed their deposit"
+    REFUND_LEDGER_MISMATCH = "refund_ledger_mismatch", "Completed refund and ledger disagree"
 
 
 class DiscrepancyStatus(models.TextChoices):

@@ -3,22 +3,28 @@ provider callbacks are evidence: read-only for everyone. Withdrawals change stat
 through the approve / reject buttons, which call wallet.services with the staff member and
 their reason."""
 
+from django import forms
 from django.contrib import admin
 from django_fsm import can_proceed
+from rest_framework import serializers
 from simple_history.admin import SimpleHistoryAdmin
 
-from common.admin import ReadOnlyAdminMixin, TransitionButton, TransitionButtonsMixin
-from common.money import format_amount
+from common.admin import ReadOnlyAdminMixin, ReasonForm, TransitionButton, TransitionButtonsMixin
+from common.money import format_amount, parse_amount
 
 from .models import (
     Account,
     Deposit,
+    DepositStatus,
     Entry,
     ProviderCallback,
+    Refund,
+    RefundStatus,
     Transaction,
     Withdrawal,
     WithdrawalStatus,
 )
+from .refunds import refund_approve, refund_reject, refund_request, refunded_total
 from .services import withdrawal_approve, withdrawal_reject
 
 
@@ -83,10 +89,41 @@ class ProviderCallbackAdmin(ReadOnlyModelAdmin):
     search_fields = ["provider_transaction_id", "reference"]
 
 
+class RefundForm(ReasonForm):
+    """A refund of (part of) the deposit: the amount in the deposit's currency."""
+
+    amount = forms.CharField(max_length=32, help_text="In the deposit's currency, e.g. 12.50.")
+    field_order = ["amount", "reason"]
+
+    def clean_amount(self):
+        try:
+            return parse_amount(self.cleaned_data["amount"].strip(), self.obj.currency)
+        except serializers.ValidationError as exc:
+            raise forms.ValidationError(exc.detail["amount"][0]) from None
+
+
+def _request_refund(obj, actor, reason, now, data):
+    return refund_request(deposit_id=obj.pk, amount=data["amount"], reason=reason, actor=actor,
+                          now=now)
+
+
 @admin.register(Deposit)
-class DepositAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class DepositAdmin(TransitionButtonsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = ["id", "player", "amount_display", "provider", "provider_transaction_id",
-                    "status", "created_at"]
+                    "status", "refunded_display", "created_at"]
+    transition_buttons = [
+        TransitionButton(
+            "refund", "Refund to the original method", "backoffice.decide_withdrawal",
+            allowed=lambda d: d.status == DepositStatus.SUCCEEDED, run=_request_refund,
+            form_class=RefundForm, danger=True,
+            success_message="Refund requested (below the threshold it is approved and sent at once).",
+        ),
+    ]
+
+    @admin.display(description="refunded")
+    def refunded_display(self, obj):
+        total = refunded_total(obj.pk)
+        return format_amount(total, obj.currency) if total else "-"
     list_filter = ["status", "provider", "currency"]
     search_fields = ["=id", "provider_transaction_id", "player__username", "player__email"]
     list_select_related = ["player"]
@@ -123,6 +160,41 @@ class WithdrawalAdmin(TransitionButtonsMixin, ReadOnlyAdminMixin, SimpleHistoryA
             "reject", "Reject withdrawal", "backoffice.decide_withdrawal",
             allowed=lambda w: w.status in (WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED),
             run=_reject, danger=True,
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    @admin.display(description="amount")
+    def amount_display(self, obj):
+        return _money(obj)
+
+
+def _approve_refund(obj, actor, reason, now):
+    return refund_approve(refund_id=obj.pk, actor=actor, reason=reason, now=now)
+
+
+def _reject_refund(obj, actor, reason, now):
+    return refund_reject(refund_id=obj.pk, actor=actor, reason=reason, now=now)
+
+
+@admin.register(Refund)
+class RefundAdmin(TransitionButtonsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    list_display = ["id", "player", "deposit", "amount_display", "status", "requested_by",
+                    "approved_by", "created_at"]
+    list_filter = ["status", "currency", "provider"]
+    search_fields = ["=id", "=deposit__id", "provider_transaction_id", "player__username",
+                     "player__email"]
+    list_select_related = ["player", "deposit", "requested_by", "approved_by"]
+    transition_buttons = [
+        TransitionButton(
+            "approve", "Approve refund (second approval)", "backoffice.decide_withdrawal",
+            allowed=lambda r: r.status == RefundStatus.REQUESTED, run=_approve_refund,
+        ),
+        TransitionButton(
+            "reject", "Reject refund", "backoffice.decide_withdrawal",
+            allowed=lambda r: r.status == RefundStatus.REQUESTED, run=_reject_refund, danger=True,
         ),
     ]
 

@@ -21,3 +21,21 @@ class WithdrawalCancelNotAllowed(DomainError):
     code = "cancel_not_allowed"
     status_code = 403
     default_detail = "Withdrawals cannot be cancelled once requested."
+
+
+class DepositNotRefundable(DomainError):
+    code = "deposit_not_refundable"
+    status_code = 409
+    default_detail = "Only a succeeded deposit can be refunded."
+
+
+class RefundExceedsDeposit(DomainError):
+    code = "refund_exceeds_deposit"
+    status_code = 422
+    default_detail = "The refund is more than what is left of the deposit."
+
+
+class RefundSelfApprovalRefused(DomainError):
+    code = "self_approval_refused"
+    status_code = 403
+    default_detail = "A refund must be approved by someone other than the staff member who requested it."

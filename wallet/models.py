@@ -31,6 +31,10 @@ class AccountKind(models.TextChoices):
     PROVIDER_CLEARING = "provider_clearing"
     WITHDRAWALS_IN_FLIGHT = "withdrawals_in_flight"
     ADJUSTMENTS = "adjustments"
+    # Payment-provider fees charged on deposits, withdrawals and refunds (wallet.fees).
+    FEES = "fees"
+    # Commission owed to affiliates by the monthly close, less what was paid out.
+    AFFILIATE_PAYABLE = "affiliate_payable"
 
 
 PLAYER_KINDS = (AccountKind.CASH, AccountKind.BONUS, AccountKind.RESERVED)
@@ -39,6 +43,8 @@ SYSTEM_KINDS = (
     AccountKind.PROVIDER_CLEARING,
     AccountKind.WITHDRAWALS_IN_FLIGHT,
     AccountKind.ADJUSTMENTS,
+    AccountKind.FEES,
+    AccountKind.AFFILIATE_PAYABLE,
 )
 
 
@@ -103,6 +109,13 @@ class TransactionKind(models.TextChoices):
     CASINO_BET = "casino_bet"
     CASINO_WIN = "casino_win"
     CASINO_ROLLBACK = "casino_rollback"
+    # Operator refunds of a deposit to its original method (wallet.refunds).
+    REFUND_RESERVE = "refund_reserve"
+    REFUND_RELEASE = "refund_release"
+    REFUND_PAID = "refund_paid"
+    # Affiliate commissions (affiliates app): the monthly close and payouts.
+    AFFILIATE_COMMISSION = "affiliate_commission"
+    AFFILIATE_PAYOUT = "affiliate_payout"
 
 
 class Transaction(models.Model):
@@ -304,3 +317,77 @@ class ProviderCallback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.provider_transaction_id} {self.event} ({self.outcome})"
+
+
+class RefundStatus(models.TextChoices):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    SENT = "sent"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REJECTED = "rejected"
+
+
+OPEN_REFUND_STATUSES = (RefundStatus.REQUESTED, RefundStatus.APPROVED, RefundStatus.SENT)
+# The statuses that count against what is left of the deposit (all but failed and rejected).
+COUNTED_REFUND_STATUSES = (*OPEN_REFUND_STATUSES, RefundStatus.COMPLETED)
+
+
+class Refund(models.Model):
+    """An operator-initiated return of (part of) a deposit to its original method.
+
+    The amount leaves the player's cash for reserved when requested (like a withdrawal) and
+    goes to the provider when the provider confirms; a failure or rejection returns it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    deposit = models.ForeignKey(Deposit, on_delete=models.PROTECT, related_name="refunds")
+    player = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=8)
+    provider = models.CharField(max_length=32, choices=PaymentProvider.choices)
+    provider_transaction_id = models.CharField(max_length=200, blank=True, default="")
+    status = FSMField(default=RefundStatus.REQUESTED, choices=RefundStatus.choices, protected=True)
+    reason = models.TextField()
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    failure_reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(db_default=Now(), db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(bases=[FSMHistoryBase])
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            # Four eyes: nobody approves a refund they requested.
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=models.F("requested_by")),
+                name="refund_approver_not_requester",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.pk} {format_amount(self.amount, self.currency)} {self.currency} ({self.status})"
+
+    @transition(field=status, source=RefundStatus.REQUESTED, target=RefundStatus.APPROVED)
+    def approve(self) -> None:
+        pass
+
+    @transition(field=status, source=RefundStatus.REQUESTED, target=RefundStatus.REJECTED)
+    def reject(self, *, reason: str) -> None:
+        self.failure_reason = reason
+
+    @transition(field=status, source=RefundStatus.APPROVED, target=RefundStatus.SENT)
+    def mark_sent(self) -> None:
+        pass
+
+    @transition(field=status, source=RefundStatus.SENT, target=RefundStatus.COMPLETED)
+    def complete(self, *, provider_transaction_id: str) -> None:
+        self.provider_transaction_id = provider_transaction_id
+
+    @transition(field=status, source=RefundStatus.SENT, target=RefundStatus.FAILED)
+    def fail(self, *, provider_transaction_id: str, reason: str) -> None:
+        self.provider_transaction_id = provider_transaction_id
+        self.failure_reason = reason

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from .models import PLAYER_KINDS, Account, Deposit, Entry, Withdrawal
+from .models import PLAYER_KINDS, Account, Deposit, Entry, Refund, Withdrawal
 
 
 def wallet_list(*, player) -> list[dict]:
@@ -42,3 +42,21 @@ def deposit_list(*, player) -> QuerySet[Deposit]:
 
 def deposit_get(*, player, deposit_id) -> Deposit | None:
     return Deposit.objects.filter(player=player, pk=deposit_id).first()
+
+
+def deposit_for_refund(*, deposit_id) -> Deposit | None:
+    """The deposit a refund would return (staff read, primary: the refund decides on it)."""
+    return Deposit.objects.using("default").filter(pk=deposit_id).first()
+
+
+def refund_get(*, refund_id) -> Refund | None:
+    return Refund.objects.using("default").filter(pk=refund_id).first()
+
+
+def refund_list(*, player=None, deposit=None) -> QuerySet[Refund]:
+    qs = Refund.objects.all()
+    if player is not None:
+        qs = qs.filter(player=player)
+    if deposit is not None:
+        qs = qs.filter(deposit=deposit)
+    return qs.order_by("-created_at")

@@ -33,11 +33,14 @@ from .models import (
     Deposit,
     DepositStatus,
     ProviderCallback,
+    Refund,
+    RefundStatus,
     TransactionKind,
     WebhookOutcome,
     Withdrawal,
     WithdrawalStatus,
 )
+from .refunds import refund_completed, refund_failed
 
 
 class SelfApprovalRefused(DomainError):
@@ -302,6 +305,8 @@ WEBHOOK_EVENTS = {
     "deposit.failed": (Deposit, DepositStatus.PENDING),
     "withdrawal.paid": (Withdrawal, WithdrawalStatus.PROCESSING),
     "withdrawal.failed": (Withdrawal, WithdrawalStatus.PROCESSING),
+    "refund.completed": (Refund, RefundStatus.SENT),
+    "refund.failed": (Refund, RefundStatus.SENT),
 }
 
 
@@ -392,6 +397,10 @@ def _callback_apply_once(*, provider: str, data: CallbackInput, payload: dict,
                 _deposit_fail(target, provider_transaction_id=data.provider_transaction_id, now=now)
             elif data.event == "withdrawal.paid":
                 _withdrawal_paid(target, provider_transaction_id=data.provider_transaction_id, now=now)
+            elif data.event == "refund.completed":
+                refund_completed(target, provider_transaction_id=data.provider_transaction_id, now=now)
+            elif data.event == "refund.failed":
+                refund_failed(target, provider_transaction_id=data.provider_transaction_id, now=now)
             else:
                 _withdrawal_failed(target, provider_transaction_id=data.provider_transaction_id, now=now)
             body["status"] = target.status
@@ -418,7 +427,8 @@ def _final_callback(provider: str, provider_transaction_id: str) -> ProviderCall
 
 # A callback about a target still in one of these states came too early (a withdrawal paid
 # before our send committed): refused, and the provider's retry is judged again.
-_NOT_YET = {Withdrawal: (WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED)}
+_NOT_YET = {Withdrawal: (WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED),
+            Refund: (RefundStatus.REQUESTED, RefundStatus.APPROVED)}
 
 
 def _uuid_or_none(value: str):
@@ -432,7 +442,7 @@ def _judge(target, data: CallbackInput, provider: str, open_status: str) -> tupl
     """Decide what a callback may do to its target: (outcome, code, detail, http status)."""
     if target is None:
         return (WebhookOutcome.FLAGGED, "unknown_reference",
-                "No deposit or withdrawal has this reference.", 404)
+                "No deposit, withdrawal or refund has this reference.", 404)
     if target.provider != provider:
         return (WebhookOutcome.FLAGGED, "provider_mismatch",
                 "The reference belongs to another provider.", 409)

@@ -250,6 +250,13 @@ CELERY_BEAT_SCHEDULE["withdrawal-send-pending"] = {
     "task": "wallet.tasks.withdrawal_send_pending_task",
     "schedule": float(env_int("WITHDRAWAL_SEND_REDRIVE_INTERVAL_S", 60)),
 }
+# Refunds of at least this amount (BASE_CURRENCY, converted) need a second staff member's
+# approval; below it a payments officer's request is approved by policy. Empty: never.
+REFUND_SECOND_APPROVAL_THRESHOLD = env_str("REFUND_SECOND_APPROVAL_THRESHOLD", "500")
+CELERY_BEAT_SCHEDULE["refund-send-pending"] = {
+    "task": "wallet.tasks.refund_send_pending_task",
+    "schedule": float(env_int("REFUND_SEND_REDRIVE_INTERVAL_S", 60)),
+}
 CELERY_BEAT_SCHEDULE["idempotency-expire"] = {
     "task": "common.tasks.idempotency_expire_task",
     "schedule": 3600.0,

@@ -22,7 +22,7 @@ from common.errors import BadRequest, NotFound
 from common.idempotency import idempotent
 from common.money import AmountField, CurrencyField, MoneyInputMixin, format_amount
 from users.permissions import IsPayments
-from wallet import selectors, services
+from wallet import refunds, selectors, services
 from wallet.models import PaymentProvider
 from wallet.providers import signature_verify
 
@@ -237,3 +237,84 @@ class WithdrawalRejectApi(APIView):
             reason=data.validated_data["reason"], now=timezone.now(),
         )
         return Response(WithdrawalOut(withdrawal).data)
+
+
+# --- refunds (backoffice, payments role) --------------------------------------------------------
+
+
+class RefundOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    deposit_id = serializers.UUIDField()
+    player_id = serializers.IntegerField()
+    status = serializers.CharField()
+    amount = Money()
+    currency = serializers.CharField()
+    provider = serializers.CharField()
+    reason = serializers.CharField()
+    requested_by = serializers.IntegerField(source="requested_by_id")
+    approved_by = serializers.IntegerField(source="approved_by_id", allow_null=True)
+    failure_reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class RefundCreateApi(APIView):
+    permission_classes = [IsPayments]
+
+    class InputSerializer(MoneyInputMixin, serializers.Serializer):
+        deposit_id = serializers.UUIDField()
+        amount = AmountField()
+        currency = CurrencyField()
+        reason = serializers.CharField(max_length=2000)
+
+    @extend_schema(request=InputSerializer, responses={201: RefundOut})
+    @idempotent
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        deposit = selectors.deposit_for_refund(deposit_id=v["deposit_id"])
+        if deposit is None:
+            raise NotFound("No such deposit.")
+        if deposit.currency != v["currency"]:
+            raise BadRequest(f"The deposit is in {deposit.currency}.", code="currency_mismatch")
+        refund = refunds.refund_request(
+            deposit_id=deposit.pk, amount=v["amount_minor"], reason=v["reason"],
+            actor=request.user, now=timezone.now(),
+        )
+        return Response(RefundOut(refund).data, status=status.HTTP_201_CREATED)
+
+
+class RefundDetailApi(APIView):
+    permission_classes = [IsPayments]
+
+    @extend_schema(responses=RefundOut)
+    def get(self, request, refund_id):
+        refund = selectors.refund_get(refund_id=refund_id)
+        if refund is None:
+            raise NotFound("No such refund.")
+        return Response(RefundOut(refund).data)
+
+
+class RefundApproveApi(APIView):
+    permission_classes = [IsPayments]
+
+    @extend_schema(request=WithdrawalDecisionInput, responses=RefundOut)
+    def post(self, request, refund_id):
+        data = WithdrawalDecisionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        refund = refunds.refund_approve(refund_id=refund_id, actor=request.user,
+                                        reason=data.validated_data["reason"], now=timezone.now())
+        return Response(RefundOut(refund).data)
+
+
+class RefundRejectApi(APIView):
+    permission_classes = [IsPayments]
+
+    @extend_schema(request=WithdrawalDecisionInput, responses=RefundOut)
+    def post(self, request, refund_id):
+        data = WithdrawalDecisionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        refund = refunds.refund_reject(refund_id=refund_id, actor=request.user,
+                                       reason=data.validated_data["reason"], now=timezone.now())
+        return Response(RefundOut(refund).data)
