@@ -65,7 +65,14 @@ from responsible.errors import (
 from responsible.errors import ReasonRequired as RGReasonRequired
 from sessions.errors import SessionNotFound, SessionNotLive, UnknownGame
 from users.services import InvalidCredentials, UsernameTaken
-from wallet.errors import InsufficientFunds, InvalidTransition, WithdrawalCancelNotAllowed
+from wallet.errors import (
+    DepositNotRefundable,
+    InsufficientFunds,
+    InvalidTransition,
+    RefundExceedsDeposit,
+    RefundSelfApprovalRefused,
+    WithdrawalCancelNotAllowed,
+)
 
 AMOUNT = [(400, "invalid_amount"), (400, "unknown_currency")]
 EXCLUDED = [SelfExcluded, TimedOut, ExternallyExcluded, RegisterUnavailable]
@@ -195,6 +202,25 @@ OPERATIONS: dict[str, dict] = {
     "POST /api/v1/backoffice/withdrawals/{withdrawal_id}/reject/": {
         "summary": "Reject a withdrawal, with a reason (payments)",
         "description": "The reserved amount returns to the player.",
+        "errors": [InvalidTransition, (400, "reason_required")],
+    },
+    "POST /api/v1/backoffice/refunds/": {
+        "summary": "Refund (part of) a deposit to its original method (payments)",
+        "description": "Holds the amount from the player's cash at once. Below "
+                       "REFUND_SECOND_APPROVAL_THRESHOLD it is approved and sent; at or above "
+                       "it another officer approves. Never more than is left of the deposit.",
+        "errors": [*AMOUNT, (400, "reason_required"), (400, "currency_mismatch"),
+                   DepositNotRefundable, RefundExceedsDeposit, InsufficientFunds],
+    },
+    "GET /api/v1/backoffice/refunds/{refund_id}/": {"summary": "One refund (payments)"},
+    "POST /api/v1/backoffice/refunds/{refund_id}/approve/": {
+        "summary": "Give a refund its second approval (payments)",
+        "description": "Never by the officer who requested it.",
+        "errors": [InvalidTransition, RefundSelfApprovalRefused],
+    },
+    "POST /api/v1/backoffice/refunds/{refund_id}/reject/": {
+        "summary": "Reject a requested refund, with a reason (payments)",
+        "description": "The held amount returns to the player's cash.",
         "errors": [InvalidTransition, (400, "reason_required")],
     },
     "POST /api/v1/backoffice/adjustments/": {
