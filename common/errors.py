@@ -58,6 +58,22 @@ class Forbidden(DomainError):
     default_detail = "You are not allowed to do this."
 
 
+class IdempotencyKeyRequired(BadRequest):
+    code = "idempotency_key_required"
+    default_detail = "An Idempotency-Key header (1-255 of A-Z a-z 0-9 . _ : -) is required."
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency_key_reused"
+    status_code = 422
+    default_detail = "This Idempotency-Key was used for a different request."
+
+
+class IdempotencyKeyInProgress(Conflict):
+    code = "idempotency_key_in_progress"
+    default_detail = "A request with this Idempotency-Key is still being processed."
+
+
 def error_body(code: str, detail: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, "detail": detail, **extra}
 

@@ -47,29 +47,13 @@ from django.utils import timezone
 from rest_framework.response import Response
 
 from common.db import request_transaction
-from common.errors import BadRequest, Conflict, DomainError
+from common.errors import IdempotencyKeyInProgress, IdempotencyKeyRequired, IdempotencyKeyReused
 from common.metrics import count_duplicate_request
 
 from .models import IdempotencyRecord
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 _KEY_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,255}$")
-
-
-class IdempotencyKeyRequired(BadRequest):
-    code = "idempotency_key_required"
-    default_detail = "An Idempotency-Key header (1-255 of A-Z a-z 0-9 . _ : -) is required."
-
-
-class IdempotencyKeyReused(DomainError):
-    code = "idempotency_key_reused"
-    status_code = 422
-    default_detail = "This Idempotency-Key was used for a different request."
-
-
-class IdempotencyKeyInProgress(Conflict):
-    code = "idempotency_key_in_progress"
-    default_detail = "A request with this Idempotency-Key is still being processed."
 
 
 def _canonical(value: Any) -> Any:

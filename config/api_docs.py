@@ -64,13 +64,14 @@ from responsible.errors import (
 )
 from responsible.errors import ReasonRequired as RGReasonRequired
 from sessions.errors import SessionNotFound, SessionNotLive, UnknownGame
-from users.services import InvalidCredentials, UsernameTaken
+from users.errors import InvalidCredentials, UsernameTaken
 from wallet.errors import (
     DepositNotRefundable,
     InsufficientFunds,
     InvalidTransition,
     RefundExceedsDeposit,
     RefundSelfApprovalRefused,
+    SecondApproverRequired,
     WithdrawalCancelNotAllowed,
 )
 
@@ -197,7 +198,7 @@ OPERATIONS: dict[str, dict] = {
         "summary": "Approve a withdrawal (payments)",
         "description": "Large withdrawals need a second approval by another officer. Nobody "
                        "approves their own withdrawal.",
-        "errors": [InvalidTransition, SelfApprovalRefused, AccountRestricted],
+        "errors": [InvalidTransition, SecondApproverRequired, AccountRestricted],
     },
     "POST /api/v1/backoffice/withdrawals/{withdrawal_id}/reject/": {
         "summary": "Reject a withdrawal, with a reason (payments)",

@@ -70,3 +70,8 @@ class RealityCheckPending(Conflict):
 class ReasonRequired(BadRequest):
     code = "reason_required"
     default_detail = "A reason is required."
+
+
+class RegisterError(Exception):
+    """The external register did not answer (timeout, outage, bad response). Internal: the
+    services turn it into RegisterUnavailable (503) or keep the last recorded answer."""

@@ -20,9 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.module_loading import import_string
 
-
-class RegisterError(Exception):
-    """The register did not answer (timeout, outage, bad response)."""
+from .errors import RegisterError
 
 
 class SandboxRegister:

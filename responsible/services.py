@@ -33,6 +33,7 @@ from .errors import (
     InvalidLimit,
     NothingPending,
     ReasonRequired,
+    RegisterError,
     RegisterUnavailable,
 )
 from .gates import session_time_remaining
@@ -50,7 +51,7 @@ from .models import (
     RealityCheck,
     Source,
 )
-from .register import RegisterError, register_lookup
+from .register import register_lookup
 
 logger = logging.getLogger(__name__)
 

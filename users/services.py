@@ -6,22 +6,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from common.errors import DomainError
 from common.hooks import hooks_run
 
+from .errors import InvalidCredentials, UsernameTaken
 from .models import User
-
-
-class UsernameTaken(DomainError):
-    code = "username_taken"
-    status_code = 409
-    default_detail = "That username or email is already registered."
-
-
-class InvalidCredentials(DomainError):
-    code = "invalid_credentials"
-    status_code = 401
-    default_detail = "Username or password is wrong."
 
 
 def user_register(*, username: str, email: str, password: str) -> User:

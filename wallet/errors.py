@@ -1,4 +1,4 @@
-from common.errors import DomainError
+from common.errors import DomainError, NotFound
 
 
 class InsufficientFunds(DomainError):
@@ -39,3 +39,23 @@ class RefundSelfApprovalRefused(DomainError):
     code = "self_approval_refused"
     status_code = 403
     default_detail = "A refund must be approved by someone other than the staff member who requested it."
+
+
+class SecondApproverRequired(DomainError):
+    """The first approver of a large withdrawal tried to give its second approval too
+    (backoffice.errors.SelfApprovalRefused, 403, is the four-eyes refusal of adjustments)."""
+
+    code = "second_approver_required"
+    status_code = 409
+    default_detail = "This withdrawal needs a second approval by a different staff member."
+
+
+class InvalidSignature(DomainError):
+    code = "invalid_signature"
+    status_code = 401
+    default_detail = "The webhook signature is missing, wrong or too old."
+
+
+class UnknownProvider(NotFound):
+    code = "unknown_provider"
+    default_detail = "No such payment provider."

@@ -8,19 +8,7 @@ import re
 
 from django.conf import settings
 
-from common.errors import DomainError, NotFound
-
-
-class InvalidSignature(DomainError):
-    code = "invalid_signature"
-    status_code = 401
-    default_detail = "The webhook signature is missing, wrong or too old."
-
-
-class UnknownProvider(NotFound):
-    code = "unknown_provider"
-    default_detail = "No such payment provider."
-
+from .errors import InvalidSignature, UnknownProvider
 
 _HEADER_RE = re.compile(r"^t=(\d{1,12}),v1=([0-9a-f]{64})$")
 

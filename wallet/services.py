@@ -17,7 +17,7 @@ from django.db import IntegrityError
 from django_fsm import can_proceed
 
 from common.db import service_atomic
-from common.errors import BadRequest, DomainError, NotFound
+from common.errors import BadRequest, NotFound
 from common.gates import GateFlag, Operation, gates_check
 from common.history import save_with_history
 from common.hooks import hooks_run
@@ -26,7 +26,7 @@ from common.money import CURRENCIES, base_amount_to_minor, format_amount, parse_
 from common.tasks import enqueue_on_commit
 from events.services import emit
 
-from .errors import InvalidTransition, WithdrawalCancelNotAllowed
+from .errors import InvalidTransition, SecondApproverRequired, WithdrawalCancelNotAllowed
 from .ledger import Posting, hold_funds, ledger_post, player_accounts, release_hold, system_account
 from .models import (
     AccountKind,
@@ -41,12 +41,6 @@ from .models import (
     WithdrawalStatus,
 )
 from .refunds import refund_completed, refund_failed
-
-
-class SelfApprovalRefused(DomainError):
-    code = "second_approver_required"
-    status_code = 409
-    default_detail = "This withdrawal needs a second approval by a different staff member."
 
 
 def _event_payload(obj: Deposit | Withdrawal, now: datetime, **extra: Any) -> dict:
@@ -182,7 +176,7 @@ def _needs_second_approval(withdrawal: Withdrawal) -> bool:
 def withdrawal_approve(*, withdrawal_id, actor, reason: str = "", now: datetime) -> Withdrawal:
     """Approve a requested withdrawal (two different approvers above the threshold).
 
-    Raises NotFound, InvalidTransition, SelfApprovalRefused, and whatever the compliance
+    Raises NotFound, InvalidTransition, SecondApproverRequired, and whatever the compliance
     gates raise (AccountRestricted once the player is blocked).
     """
     with service_atomic():
@@ -198,7 +192,7 @@ def withdrawal_approve(*, withdrawal_id, actor, reason: str = "", now: datetime)
                                   reason=f"first approval: {reason}".strip(": "))
                 return withdrawal
             if withdrawal.decided_by_id == actor.pk:
-                raise SelfApprovalRefused()
+                raise SecondApproverRequired()
             withdrawal.second_approver = actor
         else:
             withdrawal.decided_by = actor

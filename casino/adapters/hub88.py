@@ -21,7 +21,7 @@ from common.money import CURRENCIES
 
 from .. import services
 from ..commands import BalanceQuery, BetCommand, Caller, RollbackCommand, WalletResult, WinCommand
-from ..errors import InvalidPayload
+from ..errors import InvalidPayload, WrongTypes
 from ..models import WinKind
 from ..policy import ProviderPolicy
 from ..signatures import rsa_verify
@@ -61,10 +61,6 @@ STATUSES = {
 ROLLED_BACK = {"transaction/bet": "RS_ERROR_DUPLICATE_TRANSACTION",
                "transaction/win": "RS_ERROR_TRANSACTION_DOES_NOT_EXIST"}
 WIRE_DECIMALS = 5
-
-
-class WrongTypes(InvalidPayload):
-    code = "wrong_types"
 
 
 def status_for(code: str, http_status: int, action: str) -> str:
