@@ -8,7 +8,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import (
+    PermissionDenied as DjangoPermissionDenied,
+)
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -74,6 +82,27 @@ class IdempotencyKeyInProgress(Conflict):
     default_detail = "A request with this Idempotency-Key is still being processed."
 
 
+class BodyTooLarge(DomainError):
+    code = "body_too_large"
+    status_code = 413
+    default_detail = "The request body is too large."
+
+
+class BodyTooDeep(BadRequest):
+    code = "body_too_deep"
+    default_detail = "The request body is nested too deeply."
+
+
+class InvalidCharacters(BadRequest):
+    code = "invalid_characters"
+    default_detail = "The request contains a NUL character or an unpaired surrogate."
+
+
+class TooManyFields(BadRequest):
+    code = "too_many_fields"
+    default_detail = "The request has too many fields or files."
+
+
 def error_body(code: str, detail: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, "detail": detail, **extra}
 
@@ -122,6 +151,13 @@ PROMOTED_FIELD_CODES = {
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     headers: dict[str, str] = {}
+    # Limits Django enforces while parsing (the edge middleware refuses most of these first).
+    if isinstance(exc, RequestDataTooBig):
+        exc = BodyTooLarge()
+    elif isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        exc = TooManyFields()
+    elif isinstance(exc, SuspiciousOperation):
+        exc = BadRequest()
     if isinstance(exc, DomainError):
         body = error_body(exc.code, exc.detail, **exc.extra)
         return Response(body, status=exc.status_code)

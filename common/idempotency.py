@@ -47,13 +47,18 @@ from django.utils import timezone
 from rest_framework.response import Response
 
 from common.db import request_transaction
-from common.errors import IdempotencyKeyInProgress, IdempotencyKeyRequired, IdempotencyKeyReused
+from common.errors import (
+    BodyTooDeep,
+    IdempotencyKeyInProgress,
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+)
 from common.metrics import count_duplicate_request
 
 from .models import IdempotencyRecord
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
-_KEY_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,255}$")
+_KEY_RE = re.compile(r"[A-Za-z0-9._:\-]{1,255}\Z")
 
 
 def _canonical(value: Any) -> Any:
@@ -149,7 +154,12 @@ def idempotent(view_method):
         if not _KEY_RE.match(key):
             raise IdempotencyKeyRequired()
         user_id = request.user.pk
-        fingerprint = request_fingerprint(request, kwargs)
+        try:
+            fingerprint = request_fingerprint(request, kwargs)
+        except RecursionError:
+            # The edge middleware (common.edges) refuses deep bodies first; this guards an
+            # interface that bypasses it. Nothing was claimed: the key stays free.
+            raise BodyTooDeep() from None
 
         for _ in range(_ATTEMPTS):
             try:

@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from rest_framework import serializers
 
+from common.edges import json_text_problem
 from common.errors import DomainError, _first_code
 from common.money import format_amount, parse_amount
 
@@ -234,10 +235,19 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
         # Bad frames get an error message, never a crashed consumer (close 1011).
         content = None
         if text_data is not None:
+            # Too large, too deep or with NUL bytes: refused before parsing (common.edges),
+            # with an error message; the socket stays open.
+            problem = json_text_problem(text_data)
+            if problem is not None:
+                await self._error(problem, None)
+                return
             try:
                 content = await self.decode_json(text_data)
             except ValueError:
                 content = None
+        elif bytes_data is not None:
+            await self._error(InvalidMessage("Send JSON text messages."), None)
+            return
         await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs):

@@ -12,6 +12,7 @@ RS_ERROR_WRONG_TYPES; a balance finer than 5 decimals is rounded down).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
@@ -151,6 +152,20 @@ def _run(command, now) -> WalletResult:
     if isinstance(command, WinCommand):
         return services.casino_win(cmd=command, now=now)
     return services.casino_rollback(cmd=command, now=now)
+
+
+_WIRE_STRING = {name: re.compile(rb'"%s"\s*:\s*"([A-Za-z0-9._:\-]{1,200})"' % name.encode())
+                for name in ("request_uuid", "user")}
+
+
+def edge_refusal(request: HttpRequest, exc: DomainError) -> JsonResponse:
+    """A body refused before parsing (too large, too deep, NUL bytes: common.edges). Hub88
+    answers every call with HTTP 200 and a status; a body it cannot read is
+    RS_ERROR_WRONG_SYNTAX, echoing request_uuid and user when a plain scan finds them."""
+    raw = request.body if exc.status_code != 413 else b""
+    found = {name: (m.group(1).decode() if (m := pattern.search(raw)) else "")
+             for name, pattern in _WIRE_STRING.items()}
+    return JsonResponse({**found, "status": "RS_ERROR_WRONG_SYNTAX"})
 
 
 def respond(request: HttpRequest, policy: ProviderPolicy, action: str, *, now) -> JsonResponse:

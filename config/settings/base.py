@@ -56,6 +56,9 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "common.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Bodies too large, too deep or with NUL bytes: refused before anything reads them
+    # (common.edges; limits in the "request edge" block below).
+    "common.edges.RequestGuardMiddleware",
     # Static files in every mode (uvicorn serves no /static/ by itself), before anything
     # that touches sessions or the database.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -474,6 +477,19 @@ CELERY_BEAT_SCHEDULE["responsible-exclusions"] = {
     "options": {"expires": 120},
 }
 # --- end responsible gambling
+
+# --- request edge (issue 12; common.edges, docs/architecture.md "Errors") ----------------
+# Largest non-multipart body (JSON, forms), checked from Content-Length: 413 body_too_large.
+# Keep it at or under DATA_UPLOAD_MAX_MEMORY_SIZE (Django's 2.5 MB default).
+REQUEST_BODY_MAX_BYTES = env_int("REQUEST_BODY_MAX_BYTES", 1024 * 1024)
+# Largest multipart upload: every KYC document kind at its own limit, plus the form.
+REQUEST_UPLOAD_MAX_BYTES = env_int("REQUEST_UPLOAD_MAX_BYTES",
+                                   5 * KYC_DOCUMENT_MAX_BYTES + 1024 * 1024)
+# Deepest JSON nesting (arrays and objects) of a body or a WebSocket message: 400 body_too_deep.
+REQUEST_JSON_MAX_DEPTH = env_int("REQUEST_JSON_MAX_DEPTH", 32)
+# Largest game-session WebSocket message (the socket answers an error and stays open).
+WEBSOCKET_MESSAGE_MAX_BYTES = env_int("WEBSOCKET_MESSAGE_MAX_BYTES", 64 * 1024)
+# --- end request edge
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {

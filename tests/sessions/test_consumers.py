@@ -118,6 +118,27 @@ async def test_bad_messages_get_errors_and_change_nothing(session, funded):
     await comm.disconnect()
 
 
+async def test_deep_large_and_nul_messages_get_errors_and_the_socket_stays(session, funded):
+    """Issue 12: depth 500 crashed the consumer (RecursionError in the JSON parser)."""
+    comm, _ = await connected(session)
+    stake = '{"type": "bet", "round_id": "%s", "stake": "1.00", "x": %s}'
+    for text, code in [
+        ('{"type": "heartbeat", "x": ' + "[" * 500 + "]" * 500 + "}", "body_too_deep"),
+        ("[" * 200_000 + "]" * 200_000, "body_too_large"),
+        ("[" * 20_000, "body_too_deep"),
+        (stake % (uuid.uuid4(), '"\\u0000"'), "invalid_characters"),
+        ('{"type": "bet", "round_id": "\\u0000", "stake": "1.00"}', "invalid_characters"),
+    ]:
+        await comm.send_to(text_data=text)
+        reply = await comm.receive_json_from()
+        assert reply["type"] == "error" and reply["code"] == code, (text[:60], reply)
+    await comm.send_json_to({"type": "heartbeat"})
+    assert await comm.receive_json_from() == {"type": "heartbeat_ack"}
+    assert await db(balances, funded) == {"cash": 10_000, "reserved": 0, "bonus": 0}
+    assert await db(GameRound.objects.count) == 0
+    await comm.disconnect()
+
+
 async def test_silence_past_the_timeout_expires_and_returns_the_stake(session, funded, settings):
     settings.GAME_SESSION_TIMEOUT_S = 1
     comm, _ = await connected(session)
