@@ -6,6 +6,7 @@ from django.db.models import Count, QuerySet
 
 from users.models import User
 
+from .errors import KYCApplicationNotFound
 from .models import (
     LIVE_STATUSES,
     QUEUE_STATUSES,
@@ -35,7 +36,7 @@ def kyc_is_verified(*, player_id: int) -> bool:
             .filter(player_id=player_id, status=KYCStatus.APPROVED).exists())
 
 
-def kyc_application_current(*, player_id: int) -> KYCApplication | None:
+def kyc_application_current_or_none(*, player_id: int) -> KYCApplication | None:
     """The live application, else the latest (rejected) one, else None."""
     qs = KYCApplication.objects.using("default").filter(player_id=player_id)
     live = qs.filter(status__in=LIVE_STATUSES).first()
@@ -46,7 +47,7 @@ def kyc_application_current(*, player_id: int) -> KYCApplication | None:
 
 def kyc_status_get(*, player) -> dict:
     """What the player sees at GET /kyc/: {status, application_id, aml_status, ...}."""
-    application = kyc_application_current(player_id=player.pk)
+    application = kyc_application_current_or_none(player_id=player.pk)
     if application is None:
         status, can_apply, reason = NOT_SUBMITTED, True, ""
     else:
@@ -66,12 +67,15 @@ def kyc_status_get(*, player) -> dict:
     }
 
 
-def kyc_application_get(*, application_id, player=None) -> KYCApplication | None:
-    """One application; with `player`, only if it is theirs."""
+def kyc_application_get(*, application_id, player=None) -> KYCApplication:
+    """One application; with `player`, only if it is theirs. Raises KYCApplicationNotFound."""
     qs = KYCApplication.objects.select_related("player", "reviewer")
     if player is not None:
         qs = qs.using("default").filter(player=player)
-    return qs.filter(pk=application_id).first()
+    application = qs.filter(pk=application_id).first()
+    if application is None:
+        raise KYCApplicationNotFound()
+    return application
 
 
 def kyc_application_list(*, statuses=QUEUE_STATUSES) -> QuerySet[KYCApplication]:

@@ -52,7 +52,7 @@ def profile_get(*, player_id: int) -> Profile:
     return Profile.objects.filter(player_id=player_id).first() or Profile(player_id=player_id)
 
 
-def reality_check_pending_get(*, session_id) -> RealityCheck | None:
+def reality_check_pending_or_none(*, session_id) -> RealityCheck | None:
     return RealityCheck.objects.filter(session_id=session_id, acknowledged_at__isnull=True).first()
 
 

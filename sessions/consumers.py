@@ -131,7 +131,7 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
         self.player = session.player
         self.currency = session.currency
         balance = selectors.player_balance(player_id=session.player_id, currency=session.currency)
-        open_round = selectors.game_round_open_get(session_id=session.pk)
+        open_round = selectors.game_round_open_or_none(session_id=session.pk)
         return {
             "type": "session_state",
             "session_id": str(session.pk),

@@ -37,7 +37,7 @@ def game_session_get(*, session_id, player=None) -> GameSession:
     return session
 
 
-def game_round_open_get(*, session_id) -> GameRound | None:
+def game_round_open_or_none(*, session_id) -> GameRound | None:
     return (
         GameRound.objects.using("default")
         .filter(session_id=session_id, status=RoundStatus.OPEN)

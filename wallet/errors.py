@@ -59,3 +59,18 @@ class InvalidSignature(DomainError):
 class UnknownProvider(NotFound):
     code = "unknown_provider"
     default_detail = "No such payment provider."
+
+
+class DepositNotFound(NotFound):
+    code = "not_found"
+    default_detail = "No such deposit."
+
+
+class WithdrawalNotFound(NotFound):
+    code = "not_found"
+    default_detail = "No such withdrawal."
+
+
+class RefundNotFound(NotFound):
+    code = "not_found"
+    default_detail = "No such refund."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from .errors import DepositNotFound, RefundNotFound, WithdrawalNotFound
 from .models import PLAYER_KINDS, Account, Deposit, Entry, Refund, Withdrawal
 
 
@@ -32,25 +33,41 @@ def withdrawal_list(*, player) -> QuerySet[Withdrawal]:
     return Withdrawal.objects.filter(player=player).order_by("-created_at")
 
 
-def withdrawal_get(*, player, withdrawal_id) -> Withdrawal | None:
-    return Withdrawal.objects.filter(player=player, pk=withdrawal_id).first()
+def withdrawal_get(*, player, withdrawal_id) -> Withdrawal:
+    """The player's own withdrawal. Raises WithdrawalNotFound (also for another's)."""
+    withdrawal = Withdrawal.objects.filter(player=player, pk=withdrawal_id).first()
+    if withdrawal is None:
+        raise WithdrawalNotFound()
+    return withdrawal
 
 
 def deposit_list(*, player) -> QuerySet[Deposit]:
     return Deposit.objects.filter(player=player).order_by("-created_at")
 
 
-def deposit_get(*, player, deposit_id) -> Deposit | None:
-    return Deposit.objects.filter(player=player, pk=deposit_id).first()
+def deposit_get(*, player, deposit_id) -> Deposit:
+    """The player's own deposit. Raises DepositNotFound (also for another's)."""
+    deposit = Deposit.objects.filter(player=player, pk=deposit_id).first()
+    if deposit is None:
+        raise DepositNotFound()
+    return deposit
 
 
-def deposit_for_refund(*, deposit_id) -> Deposit | None:
-    """The deposit a refund would return (staff read, primary: the refund decides on it)."""
-    return Deposit.objects.using("default").filter(pk=deposit_id).first()
+def deposit_for_refund(*, deposit_id) -> Deposit:
+    """The deposit a refund would return (staff read, primary: the refund decides on it).
+    Raises DepositNotFound."""
+    deposit = Deposit.objects.using("default").filter(pk=deposit_id).first()
+    if deposit is None:
+        raise DepositNotFound()
+    return deposit
 
 
-def refund_get(*, refund_id) -> Refund | None:
-    return Refund.objects.using("default").filter(pk=refund_id).first()
+def refund_get(*, refund_id) -> Refund:
+    """Raises RefundNotFound."""
+    refund = Refund.objects.using("default").filter(pk=refund_id).first()
+    if refund is None:
+        raise RefundNotFound()
+    return refund
 
 
 def refund_list(*, player=None, deposit=None) -> QuerySet[Refund]:

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kyc import selectors, services
-from kyc.errors import KYCApplicationNotFound, PlayerNotFound
+from kyc.errors import PlayerNotFound
 from kyc.models import AMLStatus, KYCStatus
 from kyc.permissions import CanReviewKYC
 from users.authentication import BearerTokenAuthentication
@@ -51,8 +51,6 @@ class KYCApplicationDetailApi(ComplianceApi):
     @extend_schema(responses=StaffApplicationDetailOut)
     def get(self, request, application_id):
         application = selectors.kyc_application_get(application_id=application_id)
-        if application is None:
-            raise KYCApplicationNotFound()
         return Response(_detail(application))
 
 

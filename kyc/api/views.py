@@ -12,7 +12,6 @@ from rest_framework.views import APIView
 from common.idempotency import idempotent
 from kyc import selectors, services
 from kyc.documents import document_clean
-from kyc.errors import KYCApplicationNotFound
 from kyc.models import DocumentKind
 
 from .serializers import ApplicationOut
@@ -86,6 +85,4 @@ class KYCApplicationDetailApi(APIView):
     def get(self, request, application_id):
         application = selectors.kyc_application_get(application_id=application_id,
                                                     player=request.user)
-        if application is None:
-            raise KYCApplicationNotFound()
         return Response(ApplicationOut(application).data)

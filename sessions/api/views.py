@@ -45,7 +45,7 @@ class SessionOut(serializers.Serializer):
     open_round = serializers.SerializerMethodField()
 
     def get_open_round(self, session) -> dict | None:
-        rnd = selectors.game_round_open_get(session_id=session.pk)
+        rnd = selectors.game_round_open_or_none(session_id=session.pk)
         return RoundOut(rnd).data if rnd else None
 
 

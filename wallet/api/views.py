@@ -18,7 +18,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.errors import BadRequest, NotFound
+from common.errors import BadRequest
 from common.idempotency import idempotent
 from common.money import AmountField, CurrencyField, MoneyInputMixin, format_amount
 from users.permissions import IsPayments
@@ -127,8 +127,6 @@ class DepositDetailApi(APIView):
     @extend_schema(responses=DepositOut)
     def get(self, request, deposit_id):
         deposit = selectors.deposit_get(player=request.user, deposit_id=deposit_id)
-        if deposit is None:
-            raise NotFound("No such deposit.")
         return Response(DepositOut(deposit).data)
 
 
@@ -170,8 +168,6 @@ class WithdrawalDetailApi(APIView):
     @extend_schema(responses=WithdrawalOut)
     def get(self, request, withdrawal_id):
         withdrawal = selectors.withdrawal_get(player=request.user, withdrawal_id=withdrawal_id)
-        if withdrawal is None:
-            raise NotFound("No such withdrawal.")
         return Response(WithdrawalOut(withdrawal).data)
 
 
@@ -274,8 +270,6 @@ class RefundCreateApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         deposit = selectors.deposit_for_refund(deposit_id=v["deposit_id"])
-        if deposit is None:
-            raise NotFound("No such deposit.")
         if deposit.currency != v["currency"]:
             raise BadRequest(f"The deposit is in {deposit.currency}.", code="currency_mismatch")
         refund = refunds.refund_request(
@@ -291,8 +285,6 @@ class RefundDetailApi(APIView):
     @extend_schema(responses=RefundOut)
     def get(self, request, refund_id):
         refund = selectors.refund_get(refund_id=refund_id)
-        if refund is None:
-            raise NotFound("No such refund.")
         return Response(RefundOut(refund).data)
 
 
