@@ -7,7 +7,7 @@ export DJANGO_SETTINGS_MODULE ?= config.settings.dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: chaos run test test-fast lint bench install services migrate seed e2e-deps cluster cluster-stop cluster-test
+.PHONY: fuzz chaos run test test-fast lint bench install services migrate seed e2e-deps cluster cluster-stop cluster-test
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv
@@ -24,7 +24,7 @@ migrate: install services
 	@$(PY) manage.py migrate --noinput -v 0
 
 seed: migrate
-	@$(PY) manage.py seed_demo
+	@HOST=$(HOST) PORT=$(PORT) $(PY) manage.py seed_demo
 
 run: seed
 	@bash scripts/run.sh $(HOST) $(PORT)
@@ -64,3 +64,7 @@ cluster-test: install
 # PostgreSQL as the postgres user).
 chaos: install
 	@.venv/bin/python scripts/chaos.py
+
+# schemathesis against the live schema, every operation, every role (tests/fuzz/).
+fuzz: install services
+	@FUZZ=1 DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/pytest tests/fuzz -p no:randomly -q -rA $(FUZZ_ARGS)

@@ -3,6 +3,7 @@ so the demo logins can be added to an authenticator app)."""
 
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from common.devtools import demo_base_url
 from users.models import User
 from users.roles import ALL_ROLES
 
@@ -11,7 +12,9 @@ from .roles import roles_sync
 
 def seed(*, stdout) -> list[str]:
     roles_sync()
-    lines = ["backoffice: role permissions synced; staff log in at /admin/ with a TOTP code"]
+    lines = [f"backoffice: staff log in at {demo_base_url()}/admin/ with a TOTP code: add the "
+             "otpauth:// URL below to an authenticator app, or print the current code with "
+             "`.venv/bin/python manage.py totp_code <username>`"]
     for role in ALL_ROLES:
         username = role.split("_")[0]
         user = User.objects.filter(username=username, is_staff=True).first()

@@ -201,8 +201,11 @@ class AutoSchema(BaseAutoSchema):
             found.append((403, "permission_denied"))
         if self.path.startswith("/api/v1/backoffice/"):
             found += _codes(getattr(settings, "API_STAFF_ERRORS", []))
-        if re.search(r"{\w+}", self.path):
-            found.append((404, "not_found"))
+        query = {p["name"] for p in self._get_parameters() if p.get("in") == "query"}
+        if re.search(r"{\w+}", self.path) or "cursor" in query:
+            found.append((404, "not_found"))  # also a cursor that decodes to nothing
+        if query:
+            found.append((400, "invalid_request"))  # a filter out of range
         if self.method in ("POST", "PUT", "PATCH"):
             found += BODY_ERRORS
         if self.view.get_throttles():

@@ -184,7 +184,8 @@ OPERATIONS: dict[str, dict] = {
                    AccountRestricted, *EXCLUDED],
     },
     # --- responsible gambling -------------------------------------------------------------
-    "POST /api/v1/responsible/limits/": {"errors": [InvalidLimit, NothingPending]},
+    "POST /api/v1/responsible/limits/": {
+        "errors": [InvalidLimit, NothingPending, (400, "unknown_currency")]},
     "POST /api/v1/responsible/limits/{limit_id}/confirm/": {
         "errors": [CoolingOff, NothingPending]},
     "POST /api/v1/responsible/limits/{limit_id}/cancel/": {"errors": [NothingPending]},
@@ -227,7 +228,8 @@ OPERATIONS: dict[str, dict] = {
     "POST /api/v1/backoffice/adjustments/": {
         "summary": "Propose a balance adjustment (four eyes)",
         "description": "A credit or debit with a reason; another staff member approves it.",
-        "errors": [*AMOUNT, InvalidAdjustment, AdjustmentReasonRequired, NotAPlayer],
+        "errors": [*AMOUNT, InvalidAdjustment, AdjustmentReasonRequired, NotAPlayer,
+                   (404, "not_found")],
     },
     "POST /api/v1/backoffice/adjustments/{adjustment_id}/approve/": {
         "summary": "Approve someone else's adjustment",
@@ -317,7 +319,7 @@ OPERATIONS: dict[str, dict] = {
         "summary": "A player's lifetime totals per currency"},
     # --- backoffice: responsible gambling ---------------------------------------------------
     "POST /api/v1/backoffice/responsible/players/{player_id}/limits/": {
-        "errors": [InvalidLimit, RGReasonRequired]},
+        "errors": [InvalidLimit, RGReasonRequired, (400, "unknown_currency")]},
     "POST /api/v1/backoffice/responsible/limits/{limit_id}/lift/": {
         "errors": [NothingPending, RGReasonRequired]},
     "POST /api/v1/backoffice/responsible/players/{player_id}/exclusions/": {

@@ -41,3 +41,6 @@ urlpatterns = [
 
 # Admin refusals name the permission and the roles that hold it (backoffice.views).
 handler403 = "backoffice.views.permission_denied_view"
+# Unrouted URLs and crashes under /api/ answer the API's JSON error body (common.views).
+handler404 = "common.views.page_not_found"
+handler500 = "common.views.server_error"

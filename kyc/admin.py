@@ -23,7 +23,14 @@ from common.errors import DomainError
 
 from . import services
 from .documents import PDF
-from .models import AMLProfile, AMLStatus, KYCApplication, KYCDocument, KYCStatus
+from .models import (
+    QUEUE_STATUSES,
+    AMLProfile,
+    AMLStatus,
+    KYCApplication,
+    KYCDocument,
+    KYCStatus,
+)
 from .permissions import can_review_kyc
 from .selectors import aml_status_get, kyc_application_history
 
@@ -127,6 +134,35 @@ class KYCDocumentInline(admin.TabularInline):
         )
 
 
+class KYCQueueFilter(admin.SimpleListFilter):
+    """The queue opens on what waits for a decision (submitted or in review); "All" and each
+    status stay one click away."""
+
+    title = "status"
+    parameter_name = "queue"
+    WAITING = "waiting"
+
+    def lookups(self, request, model_admin):
+        return [(self.WAITING, "Waiting for a decision"), *KYCStatus.choices, ("all", "All")]
+
+    def choices(self, changelist):
+        current = self.value() or self.WAITING
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": current == str(value),
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value() or self.WAITING
+        if value == self.WAITING:
+            return queryset.filter(status__in=QUEUE_STATUSES)
+        if value == "all":
+            return queryset
+        return queryset.filter(status=value)
+
+
 @admin.register(KYCApplication)
 class KYCApplicationAdmin(TransitionButtonsMixin, ComplianceOnlyAdmin):
     """The review queue: oldest submission first. Decisions are the shared transition
@@ -135,7 +171,7 @@ class KYCApplicationAdmin(TransitionButtonsMixin, ComplianceOnlyAdmin):
     transition_buttons = KYC_BUTTONS
     transition_path = "decide"
     list_display = ["id", "player", "status", "submitted_at", "waiting", "reviewer"]
-    list_filter = ["status"]
+    list_filter = [KYCQueueFilter]
     search_fields = ["=id", "player__username", "=player__id"]
     list_select_related = ["player", "reviewer"]
     ordering = ["submitted_at", "created_at"]

@@ -25,6 +25,7 @@ from .models import (
     WithdrawalStatus,
 )
 from .refunds import refund_approve, refund_reject, refund_request, refunded_total
+from .sandbox import sandbox_completable, sandbox_complete
 from .services import withdrawal_approve, withdrawal_reject
 
 
@@ -107,6 +108,24 @@ def _request_refund(obj, actor, reason, now, data):
                           now=now)
 
 
+def _sandbox(succeed: bool):
+    def run(obj, actor, reason, now):
+        return sandbox_complete(reference=str(obj.pk), succeed=succeed)
+    return run
+
+
+def sandbox_buttons(permission: str) -> list[TransitionButton]:
+    """Dev/test only (common.devtools): play the sandbox provider's callback from the page."""
+    return [
+        TransitionButton("sandbox-succeed", "Sandbox: provider confirms", permission,
+                         allowed=sandbox_completable, run=_sandbox(True), reason_required=False,
+                         success_message="The sandbox provider confirmed it."),
+        TransitionButton("sandbox-fail", "Sandbox: provider fails", permission,
+                         allowed=sandbox_completable, run=_sandbox(False), reason_required=False,
+                         danger=True, success_message="The sandbox provider reported a failure."),
+    ]
+
+
 @admin.register(Deposit)
 class DepositAdmin(TransitionButtonsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = ["id", "player", "amount_display", "provider", "provider_transaction_id",
@@ -118,6 +137,7 @@ class DepositAdmin(TransitionButtonsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmi
             form_class=RefundForm, danger=True,
             success_message="Refund requested (below the threshold it is approved and sent at once).",
         ),
+        *sandbox_buttons("wallet.view_deposit"),
     ]
 
     @admin.display(description="refunded")
@@ -161,6 +181,7 @@ class WithdrawalAdmin(TransitionButtonsMixin, ReadOnlyAdminMixin, SimpleHistoryA
             allowed=lambda w: w.status in (WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED),
             run=_reject, danger=True,
         ),
+        *sandbox_buttons("backoffice.decide_withdrawal"),
     ]
 
     def get_readonly_fields(self, request, obj=None):

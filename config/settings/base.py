@@ -525,6 +525,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "common.schema.postprocess"],
 }
+# Development helpers (common.devtools); only the dev and test settings turn them on.
+DEV_TOOLS_ENABLED = False
 # Per-operation summaries, descriptions and business refusals for the schema (common.schema).
 API_OPERATION_DOCS = "config.api_docs.OPERATIONS"
 # Refusals any operation can answer (the request guards in front of every view), and those

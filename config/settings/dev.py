@@ -8,3 +8,6 @@ SANDBOX_PROVIDER_SECRET = env_str("SANDBOX_PROVIDER_SECRET", "sandbox-dev-secret
 # a page works under `make run` with DEBUG on or off, collected or not.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+
+# Development helpers (common.devtools): sandbox_complete, totp_code, the sandbox button.
+DEV_TOOLS_ENABLED = True

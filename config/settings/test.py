@@ -18,3 +18,6 @@ CELERY_TASK_ALWAYS_EAGER = False
 # (and without a STATIC_ROOT unless one is given).
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = env_str("STATIC_ROOT", "") or None
+
+# Development helpers (common.devtools) are on in tests; production never has them.
+DEV_TOOLS_ENABLED = True

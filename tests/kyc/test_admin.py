@@ -85,3 +85,27 @@ def test_support_agent_cannot_open_the_queue_or_decide(application):
     assert support.get(f"/api/v1/backoffice/kyc/documents/{doc.pk}/").status_code == 403
     application = KYCApplication.objects.get(pk=application.pk)
     assert application.status == KYCStatus.SUBMITTED
+
+
+def test_queue_opens_on_waiting_applications_oldest_first_with_their_age(make_api):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    apps = [KYCApplication.objects.get(pk=submit(make_api(make_player())).json()["application_id"])
+            for _ in range(3)]
+    now = timezone.now()
+    # Oldest: 2 days 5 hours ago; then 3 hours ago; the third is decided (approved).
+    KYCApplication.objects.filter(pk=apps[0].pk).update(submitted_at=now - timedelta(days=2, hours=5))
+    KYCApplication.objects.filter(pk=apps[1].pk).update(submitted_at=now - timedelta(hours=3))
+    KYCApplication.objects.filter(pk=apps[2].pk).update(status=KYCStatus.APPROVED)
+    officer = _browser(make_staff(COMPLIANCE))
+    html = officer.get("/admin/kyc/kycapplication/").content.decode()
+    assert str(apps[0].pk) in html and str(apps[1].pk) in html
+    assert str(apps[2].pk) not in html  # decided: not in the default view
+    assert html.index(str(apps[0].pk)) < html.index(str(apps[1].pk))  # oldest first
+    assert "2d 5h" in html and "0d 3h" in html
+    everything = officer.get("/admin/kyc/kycapplication/?queue=all").content.decode()
+    assert str(apps[2].pk) in everything
+    approved = officer.get("/admin/kyc/kycapplication/?queue=approved").content.decode()
+    assert str(apps[2].pk) in approved and str(apps[0].pk) not in approved

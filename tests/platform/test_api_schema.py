@@ -98,3 +98,11 @@ def test_descriptions_are_written_for_developers_not_docstrings(schema):
     assert "Staff:" not in close.get("description", "")  # the view's docstring stays internal
     assert sum(1 for op in ops.values() if op.get("summary")) == len(ops)
     assert get_resolver()  # the URLconf the schema was generated from loads
+
+
+def test_an_unrouted_api_url_answers_the_json_error_body(client):
+    response = client.get("/api/v1/payments/deposits/not-a-uuid/")
+    assert response.status_code == 404
+    assert response.json() == {"code": "not_found", "detail": "No such resource."}
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
