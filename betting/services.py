@@ -18,6 +18,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection
 from django_fsm import can_proceed
 
+from bonuses.models import Product
+from bonuses.services import stake_hold, stake_settle
 from common.db import service_atomic
 from common.gates import Operation, gates_check
 from common.history import save_with_history
@@ -26,7 +28,7 @@ from common.money import format_amount
 from common.tasks import enqueue_on_commit
 from events.services import emit
 from wallet.errors import InsufficientFunds
-from wallet.ledger import hold_funds, ledger_reverse, release_hold, settle_hold
+from wallet.ledger import ledger_reverse
 from wallet.models import TransactionKind
 
 from .errors import (
@@ -147,10 +149,12 @@ def bet_place(
             kind=BetKind.SINGLE if len(rows) == 1 else BetKind.ACCUMULATOR,
             odds_change=odds_change,
         )
-        # Moves cash -> reserved under the player's account lock; refuses an overdraft.
-        bet.stake_transaction = hold_funds(
+        # Moves cash (then bonus) -> reserved under the player's account lock; refuses an
+        # overdraft, and a stake above an open bonus's max bet (bonuses app).
+        bet.stake_transaction = stake_hold(
             player_id=player.pk, currency=currency, amount=stake, kind=TransactionKind.BET_STAKE,
             dedupe_key=f"bet:{bet.pk}:stake", reference=f"bet:{bet.pk}",
+            product=Product.SPORTSBOOK, now=now,
         )
         save_with_history(bet, user=player, force_insert=True)
         placed = BetLeg.objects.bulk_create([
@@ -348,12 +352,11 @@ def _post_outcome(*, bet: Bet, outcome: str, payout: int, seq: int, now,
               stake=bet.stake, payout=payout if returned is None else returned,
               staked_at=bet.created_at, now=now,
               void=outcome == BetStatus.VOID and returned is None)
-    if outcome == BetStatus.VOID:
-        return release_hold(player_id=bet.player_id, currency=bet.currency, amount=bet.stake,
-                            kind=TransactionKind.BET_SETTLE, dedupe_key=key, reference=reference)
-    return settle_hold(player_id=bet.player_id, currency=bet.currency, stake=bet.stake,
-                       payout=payout, kind=TransactionKind.BET_SETTLE, dedupe_key=key,
-                       reference=reference)
+    # A bonus-funded stake returns in its cash/bonus proportion; a first settlement advances
+    # the bonus's wagering in this transaction (bonuses app).
+    return stake_settle(player_id=bet.player_id, currency=bet.currency, stake=bet.stake,
+                        payout=payout, kind=TransactionKind.BET_SETTLE, dedupe_key=key,
+                        reference=reference, now=now, void=outcome == BetStatus.VOID)
 
 
 class SettleResult:

@@ -28,6 +28,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.db import connection
 
+from bonuses.services import casino_return, casino_round_closed, casino_stake
 from common.db import service_atomic
 from common.errors import DomainError
 from common.gates import Operation, gates_check
@@ -35,7 +36,6 @@ from common.history import save_with_history
 from common.hooks import hooks_run
 from common.money import currency_get
 from events.services import emit
-from wallet.ledger import Posting, ledger_post, posting_accounts, system_account
 from wallet.models import Account, AccountKind, TransactionKind
 from wallet.models import Transaction as LedgerTransaction
 
@@ -235,6 +235,13 @@ def _round_close(rnd: CasinoRound, *, now: datetime, reason: str) -> None:
     if rnd.status == RoundStatus.OPEN:
         rnd.close(now=now)
         save_with_history(rnd, reason=reason)
+        # No win can come any more: the round's bonus stakes close (a wagered bonus converts).
+        casino_round_closed(player_id=rnd.player_id, currency=rnd.currency,
+                            reference=f"casino_round:{rnd.pk}", now=now)
+
+
+def _stake_reference(provider: str, transaction_id: str) -> str:
+    return f"casino:{provider}:{transaction_id}"[:200]
 
 
 def _finish(row_id: int, **fields) -> None:
@@ -326,18 +333,20 @@ def casino_bet(*, cmd: BetCommand, now: datetime) -> WalletResult:
             balance = None
             txn = None
             if debit:
-                accts = posting_accounts(player_id=launch.player_id, currency=cmd.currency)
-                txn = ledger_post(
-                    kind=TransactionKind.CASINO_BET,
+                # Cash first, then an open bonus's money; wagering advances here (bonuses).
+                debited = casino_stake(
+                    player_id=launch.player_id, currency=cmd.currency, amount=debit,
+                    game=cmd.game, kind=TransactionKind.CASINO_BET,
                     dedupe_key=f"casino:{caller.provider}:{cmd.transaction_id}",
                     reference=f"casino_round:{rnd.pk}",
+                    stake_reference=_stake_reference(caller.provider, cmd.transaction_id),
                     external_reference=f"{caller.provider}:{cmd.transaction_id}"[:200],
-                    postings=[Posting(accts.cash, -debit),
-                              Posting(system_account(AccountKind.HOUSE, cmd.currency), debit)],
                     metadata={"provider": caller.provider, "round": cmd.round_id,
                               "game": cmd.game},
+                    now=now,
                 )
-                balance = accts.cash.balance
+                txn = debited.transaction
+                balance = debited.cash_after
                 _round_add(rnd, bets=debit)
                 _event("casino.bet", provider=caller.provider, transaction_id=cmd.transaction_id,
                        rnd=rnd, player_id=launch.player_id, currency=cmd.currency, now=now,
@@ -408,19 +417,22 @@ def casino_win(*, cmd: WinCommand, now: datetime) -> WalletResult:
                 # A win lowers the player's net loss (responsible gambling); never refuses.
                 hooks_run("STAKE_RETURN_HOOKS", player_id=launch.player_id, currency=cmd.currency,
                           stake=0, payout=cmd.amount, staked_at=None, now=now)
-                accts = posting_accounts(player_id=launch.player_id, currency=cmd.currency)
-                txn = ledger_post(
+                # A win of a bonus-funded bet splits in the bet's proportion (bonuses).
+                credited = casino_return(
+                    player_id=launch.player_id, currency=cmd.currency, amount=cmd.amount,
+                    stake_reference=(_stake_reference(caller.provider, bet.transaction_id)
+                                     if bet is not None else None),
                     kind=TransactionKind.CASINO_WIN,
                     dedupe_key=f"casino:{caller.provider}:{cmd.transaction_id}",
                     reference=f"casino_round:{rnd.pk}",
                     external_reference=f"{caller.provider}:{cmd.transaction_id}"[:200],
-                    postings=[Posting(system_account(AccountKind.HOUSE, cmd.currency), -cmd.amount),
-                              Posting(accts.cash, cmd.amount)],
                     metadata={"provider": caller.provider, "round": cmd.round_id,
                               "game": cmd.game, "win_kind": str(cmd.win_kind),
                               "bet": cmd.reference_transaction_id},
+                    rollback=False, now=now,
                 )
-                balance = accts.cash.balance
+                txn = credited.transaction
+                balance = credited.cash_after
                 _round_add(rnd, wins=cmd.amount)
                 _event("casino.win", provider=caller.provider, transaction_id=cmd.transaction_id,
                        rnd=rnd, player_id=launch.player_id, currency=cmd.currency, now=now,
@@ -494,19 +506,19 @@ def casino_rollback(*, cmd: RollbackCommand, now: datetime) -> WalletResult:
                     hooks_run("STAKE_RETURN_HOOKS", player_id=bet.player_id, currency=bet.currency,
                               stake=bet.amount, payout=bet.amount, staked_at=bet.created_at,
                               now=now, void=True)
-                    accts = posting_accounts(player_id=bet.player_id, currency=bet.currency)
-                    txn = ledger_post(
+                    # The bet's cash and bonus parts go back where they came from (bonuses).
+                    txn = casino_return(
+                        player_id=bet.player_id, currency=bet.currency, amount=bet.amount,
+                        stake_reference=_stake_reference(caller.provider, bet.transaction_id),
                         kind=TransactionKind.CASINO_ROLLBACK,
                         # Named after the bet: one reversal per bet, whatever the rollback id.
                         dedupe_key=f"casino:{caller.provider}:{bet.transaction_id}:rollback",
                         reference=f"casino_round:{bet.round_id}",
                         external_reference=f"{caller.provider}:{cmd.transaction_id}"[:200],
-                        postings=[Posting(system_account(AccountKind.HOUSE, bet.currency),
-                                          -bet.amount),
-                                  Posting(accts.cash, bet.amount)],
                         reverses=LedgerTransaction(pk=bet.ledger_transaction_id),
                         metadata={"provider": caller.provider, "bet": bet.transaction_id},
-                    )
+                        rollback=True, now=now,
+                    ).transaction
                     _event("casino.rollback", provider=caller.provider,
                            transaction_id=cmd.transaction_id, rnd=rnd, player_id=bet.player_id,
                            currency=bet.currency, now=now, stake=bet.amount,

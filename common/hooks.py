@@ -8,6 +8,8 @@ the money gates proper run through `common.gates.gates_check` instead.
 | setting | when | context |
 |---|---|---|
 | `DEPOSIT_PRECHECKS` | before a deposit's transaction (may call external registers) | player, now |
+| `DEPOSIT_CREDIT_HOOKS` | inside the webhook transaction of a succeeded deposit, after the compliance row, before the accounts; must never refuse | player_id, currency, amount, deposit_id, now |
+| `WITHDRAWAL_REQUEST_HOOKS` | inside a withdrawal request, after the compliance row, before the hold; may refuse | player_id, currency, amount, forfeit_bonus, now |
 | `DEPOSIT_FAILED_HOOKS` | inside the webhook transaction of a failed deposit | player_id, currency, amount, requested_at, now |
 | `STAKE_RETURN_HOOKS` | inside a settlement / void / win / rollback transaction, before the accounts; must never refuse | player_id, currency, stake, payout, staked_at, now, void |
 | `USER_REGISTRATION_CHECKS` | before a registration's transaction | email, username |

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("reconciliation.api_backoffice_urls")),
     path("", include("backoffice.api.backoffice_urls")),
     path("", include("responsible.api.backoffice_urls")),
+    path("", include("bonuses.api.backoffice_urls")),
 ]

@@ -13,6 +13,7 @@ api_v1 = [
     path("games/", include("sessions.api.urls")),
     path("casino/", include("casino.api.urls")),
     path("responsible/", include("responsible.api.urls")),
+    path("bonuses/", include("bonuses.api.urls")),
     path("backoffice/", include("config.backoffice_urls")),
 ]
 

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connection, connections, router, transaction
 
 from betting.models import Bet, BetLeg, BetStatus, Market, MarketSettlement
+from bonuses.models import OPEN_BONUS_STATUSES, BonusStake, PlayerBonus
 from casino.models import OUTCOME_OK, ProviderTransaction, TxStatus
 from common.models import IdempotencyRecord
 from events.models import OutboxEvent
@@ -476,6 +477,94 @@ def check_refunds() -> list[Finding]:
             out.append(Finding(K.REFUND_LEDGER_MISMATCH, f"refund_ledger_mismatch:{ident}",
                                f"refund {ident}", currency, player, expected=expected,
                                actual=actual, detail={"refund_id": ident}))
+
+# --- bonuses (docs/bonuses.md) -------------------------------------------------------------------
+#
+# For each player and currency, with the bonus app's rows as the one side and the bonus
+# account as the other:
+#   bonus balance = granted - staked (bonus parts) + returned (bonus shares of wins, voids,
+#                   rollbacks) - converted - forfeited (forfeit, expiry, conversion excess)
+# and a player with no open bonus in a currency holds no bonus money in it.
+
+_BONUS, _BONUS_STAKE = sql_table(PlayerBonus), sql_table(BonusStake)
+_OPEN_BONUS = sql_in(*OPEN_BONUS_STATUSES)
+
+BONUS_BALANCE_SQL = f"""
+WITH bal AS (SELECT owner_id AS player_id, currency, balance FROM {ACCOUNT}
+              WHERE kind IN {sql_in(AccountKind.BONUS)} AND owner_id IS NOT NULL),
+g AS (SELECT player_id, currency, SUM(amount)::bigint AS granted,
+             SUM(converted_amount)::bigint AS converted, SUM(forfeited_amount)::bigint AS forfeited,
+             bool_or(status IN {_OPEN_BONUS}) AS has_open
+        FROM {_BONUS} GROUP BY player_id, currency),
+s AS (SELECT player_id, currency, SUM(bonus_part)::bigint AS staked,
+             SUM(returned_bonus)::bigint AS returned
+        FROM {_BONUS_STAKE} GROUP BY player_id, currency),
+x AS (SELECT COALESCE(b.player_id, g.player_id) AS player_id, COALESCE(b.currency, g.currency) AS currency,
+             COALESCE(b.balance, 0) AS balance, COALESCE(g.granted, 0) AS granted,
+             COALESCE(g.converted, 0) AS converted, COALESCE(g.forfeited, 0) AS forfeited,
+             COALESCE(g.has_open, false) AS has_open
+        FROM bal b FULL JOIN g ON g.player_id = b.player_id AND g.currency = b.currency)
+SELECT x.player_id, x.currency, x.balance, x.granted, COALESCE(s.staked, 0), COALESCE(s.returned, 0),
+       x.converted, x.forfeited, x.has_open
+  FROM x LEFT JOIN s ON s.player_id = x.player_id AND s.currency = x.currency
+ WHERE x.balance <> x.granted - COALESCE(s.staked, 0) + COALESCE(s.returned, 0) - x.converted - x.forfeited
+    OR (NOT x.has_open AND x.balance <> 0)
+ LIMIT %(limit)s
+"""
+
+_POSTED_TO = """(SELECT SUM(e.amount) FROM {txn} t JOIN {entry} e ON e.transaction_id = t.id
+                   JOIN {account} a ON a.id = e.account_id AND a.kind IN {kind}
+                  WHERE t.dedupe_key = {key})::bigint"""
+
+
+def _posted_to(kind: str, key: str) -> str:
+    return _POSTED_TO.format(txn=TXN, entry=ENTRY, account=ACCOUNT, kind=sql_in(kind), key=key)
+
+
+BONUS_STATE_SQL = f"""
+WITH p AS (
+  SELECT pb.id, pb.player_id, pb.currency, pb.status, pb.amount, pb.converted_amount,
+         pb.forfeited_amount,
+         {_posted_to(AccountKind.BONUS, "'bonus:grant:' || pb.grant_key")} AS granted_posted,
+         {_posted_to(AccountKind.BONUS, "'bonus:' || pb.id::text || ':close'")} AS closed_posted,
+         {_posted_to(AccountKind.CASH, "'bonus:' || pb.id::text || ':close'")} AS converted_posted
+    FROM {_BONUS} pb)
+SELECT id, player_id, currency, status, amount, converted_amount, forfeited_amount,
+       granted_posted, closed_posted, converted_posted
+  FROM p
+ WHERE granted_posted IS DISTINCT FROM amount
+    OR (status IN {_OPEN_BONUS} AND closed_posted IS NOT NULL)
+    OR (status NOT IN {_OPEN_BONUS}
+        AND COALESCE(-closed_posted, 0) <> converted_amount + forfeited_amount)
+    OR COALESCE(converted_posted, 0) <> converted_amount
+ LIMIT %(limit)s
+"""
+
+
+def check_bonuses() -> list[Finding]:
+    """Each player's bonus balance against the bonus rows (the equation above), and each
+    bonus's state against its grant and closing postings."""
+    params = {"limit": MAX_FINDINGS_PER_CHECK}
+    out = []
+    for (player, currency, balance, granted, staked, returned, converted, forfeited,
+         has_open) in _rows_named(BONUS_BALANCE_SQL, params):
+        equation = granted - staked + returned - converted - forfeited
+        # Off the equation: its value; on it but with no open bonus: nothing should be left.
+        expected = equation if balance != equation else 0
+        out.append(Finding(
+            K.BONUS_BALANCE_MISMATCH, f"bonus_balance_mismatch:{player}:{currency}",
+            f"bonus {currency} of player {player}", currency, player, expected=expected,
+            actual=balance,
+            detail={"granted": granted, "staked": staked, "returned": returned,
+                    "converted": converted, "forfeited": forfeited, "open_bonus": has_open}))
+    for (pk, player, currency, status, amount, converted, forfeited, granted_posted,
+         closed_posted, converted_posted) in _rows_named(BONUS_STATE_SQL, params):
+        out.append(Finding(
+            K.BONUS_STATE_MISMATCH, f"bonus_state_mismatch:{pk}", f"bonus {pk} ({status})",
+            currency, player, expected=amount, actual=granted_posted,
+            detail={"bonus_id": str(pk), "status": status, "converted": converted,
+                    "forfeited": forfeited, "granted_posted": granted_posted,
+                    "closed_posted": closed_posted, "converted_posted": converted_posted}))
     return out
 
 
@@ -495,6 +584,7 @@ CHECKS = [
     Check("reserved", lambda now: check_reserved()),
     Check("casino", lambda now: check_casino()),
     Check("refunds", lambda now: check_refunds()),
+    Check("bonuses", lambda now: check_bonuses()),
     Check("stuck", lambda now: check_stuck(now=now)),
 ]
 

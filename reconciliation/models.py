@@ -130,6 +130,8 @@ class DiscrepancyKind(models.TextChoices):
     CASINO_LEDGER_MISMATCH = "casino_ledger_mismatch", "Casino provider transaction and ledger disagree"
     REFUND_EXCEEDS_DEPOSIT = "refund_exceeds_deposit", "Refunds exceed their deposit"
     REFUND_LEDGER_MISMATCH = "refund_ledger_mismatch", "Completed refund and ledger disagree"
+    BONUS_BALANCE_MISMATCH = "bonus_balance_mismatch", "Bonus balance differs from grants, stakes, returns and closures"
+    BONUS_STATE_MISMATCH = "bonus_state_mismatch", "Bonus state disagrees with its ledger postings"
 
 
 class DiscrepancyStatus(models.TextChoices):

@@ -25,13 +25,14 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from bonuses.models import Product
+from bonuses.services import stake_hold, stake_settle
 from common.db import service_atomic
 from common.gates import Operation, gates_check
 from common.history import save_with_history
 from common.hooks import hooks_run
 from common.money import currency_get
 from events.services import emit
-from wallet.ledger import hold_funds, release_hold, settle_hold
 from wallet.models import TransactionKind
 
 from . import hilo
@@ -131,11 +132,11 @@ def _void_round(rnd: GameRound, *, reason: str, now: datetime, actor=None, note:
     hooks_run("STAKE_RETURN_HOOKS", player_id=rnd.player_id, currency=rnd.currency,
               stake=rnd.stake, payout=rnd.stake, staked_at=rnd.opened_at, now=now, void=True)
     save_with_history(rnd, user=actor, reason=note or f"voided: {reason}")
-    release_hold(
-        player_id=rnd.player_id, currency=rnd.currency, amount=rnd.stake,
+    stake_settle(
+        player_id=rnd.player_id, currency=rnd.currency, stake=rnd.stake, payout=rnd.stake,
         kind=TransactionKind.ROUND_SETTLE, dedupe_key=f"round:{rnd.pk}:settle",
-        reference=f"round:{rnd.pk}", created_by_id=getattr(actor, "pk", None),
-        reason=note or f"round voided: {reason}",
+        reference=f"round:{rnd.pk}", void=True, now=now,
+        created_by_id=getattr(actor, "pk", None), reason=note or f"round voided: {reason}",
         metadata={"session_id": str(rnd.session_id), "outcome": RoundOutcome.VOID},
     )
     emit(
@@ -389,10 +390,12 @@ def game_round_bet(
             gates_check(operation=Operation.ROUND_STAKE, player_id=player.pk, amount=stake,
                         currency=session.currency, now=now, player=player)
             # The hold comes first: a refusal (insufficient funds) rolls back before any row.
-            hold_funds(
+            # Cash first, then an open bonus's money (bonuses app).
+            stake_hold(
                 player_id=player.pk, currency=session.currency, amount=stake,
                 kind=TransactionKind.ROUND_STAKE, dedupe_key=f"round:{rnd.pk}:stake",
                 reference=f"round:{rnd.pk}", metadata={"session_id": str(session.pk)},
+                product=Product.GAME, game=session.game, now=now,
             )
             save_with_history(rnd, user=player, reason="bet")
             emit(
@@ -442,10 +445,11 @@ def game_round_guess(
             hooks_run("STAKE_RETURN_HOOKS", player_id=player.pk, currency=rnd.currency,
                       stake=rnd.stake, payout=payout, staked_at=rnd.opened_at, now=now)
             save_with_history(rnd, user=player, reason=f"guess {choice}")
-            settle_hold(
+            # The win splits in the stake's cash/bonus proportion; wagering advances here.
+            stake_settle(
                 player_id=player.pk, currency=rnd.currency, stake=rnd.stake, payout=payout,
                 kind=TransactionKind.ROUND_SETTLE, dedupe_key=f"round:{rnd.pk}:settle",
-                reference=f"round:{rnd.pk}",
+                reference=f"round:{rnd.pk}", now=now,
                 metadata={"session_id": str(session.pk), "outcome": outcome},
             )
             emit(

@@ -81,6 +81,9 @@ def _deposit_succeed(deposit: Deposit, *, provider_transaction_id: str,
     # (docs/wallet.md, "Deposits and AML blocks").
     flags = gates_check(operation=Operation.DEPOSIT_CREDIT, player_id=deposit.player_id,
                         amount=deposit.amount, currency=deposit.currency, now=now).flags
+    # After the compliance row, before the accounts: a first-deposit bonus (bonuses app).
+    hooks_run("DEPOSIT_CREDIT_HOOKS", player_id=deposit.player_id, currency=deposit.currency,
+              amount=deposit.amount, deposit_id=deposit.pk, now=now)
     deposit.succeed(provider_transaction_id=provider_transaction_id)
     accts = player_accounts(player_id=deposit.player_id, currency=deposit.currency)
     txn = ledger_post(
@@ -127,17 +130,22 @@ def _lock_withdrawal(withdrawal_id, *, player=None) -> Withdrawal:
 
 
 def withdrawal_request(*, player, amount: int, currency: str, destination: str,
-                       now: datetime) -> Withdrawal:
+                       now: datetime, forfeit_bonus: bool = False) -> Withdrawal:
     """Create a withdrawal and reserve its amount in the same transaction.
 
-    Raises InsufficientFunds, and whatever the compliance gates raise (KYCRequired,
-    AccountRestricted).
+    Raises InsufficientFunds, whatever the compliance gates raise (KYCRequired,
+    AccountRestricted), and whatever WITHDRAWAL_REQUEST_HOOKS raise (an open bonus without
+    `forfeit_bonus`: 409 bonus_forfeit_confirmation_required).
     """
     with service_atomic():
         # Compliance row, then accounts (in hold_funds): a block committing meanwhile either
         # waits for this withdrawal or refuses it.
         gates_check(operation=Operation.WITHDRAWAL_REQUEST, player_id=player.pk, amount=amount,
                     currency=currency, now=now, player=player)
+        # After the compliance row, before the accounts: an open bonus is forfeited, if the
+        # player confirmed it (bonuses app).
+        hooks_run("WITHDRAWAL_REQUEST_HOOKS", player_id=player.pk, currency=currency,
+                  amount=amount, forfeit_bonus=forfeit_bonus, now=now)
         withdrawal = Withdrawal(player=player, amount=amount, currency=currency,
                                 destination=destination)
         save_with_history(withdrawal, user=player, reason="withdrawal requested")

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "backoffice",
     "casino",
     "responsible",
+    "bonuses",
 ]
 
 MIDDLEWARE = [
@@ -237,6 +238,8 @@ COMPLIANCE_ROW_LOCK = "kyc.lock_objects.compliance_row_lock"
 DEPOSIT_PRECHECKS: list[str] = []
 STAKE_RETURN_HOOKS: list[str] = []
 DEPOSIT_FAILED_HOOKS: list[str] = []
+DEPOSIT_CREDIT_HOOKS: list[str] = []
+WITHDRAWAL_REQUEST_HOOKS: list[str] = []
 USER_REGISTRATION_CHECKS: list[str] = []
 USER_REGISTERED_HOOKS: list[str] = []
 USER_LOGIN_HOOKS: list[str] = []
@@ -490,6 +493,16 @@ REQUEST_JSON_MAX_DEPTH = env_int("REQUEST_JSON_MAX_DEPTH", 32)
 # Largest game-session WebSocket message (the socket answers an error and stays open).
 WEBSOCKET_MESSAGE_MAX_BYTES = env_int("WEBSOCKET_MESSAGE_MAX_BYTES", 64 * 1024)
 # --- end request edge
+
+# --- bonuses (docs/bonuses.md) --------------------------------------------------------------
+DEPOSIT_CREDIT_HOOKS = [*DEPOSIT_CREDIT_HOOKS, "bonuses.services.deposit_credited"]
+WITHDRAWAL_REQUEST_HOOKS = [*WITHDRAWAL_REQUEST_HOOKS, "bonuses.services.withdrawal_requested"]
+CELERY_BEAT_SCHEDULE["bonuses-expire"] = {
+    "task": "bonuses.tasks.bonuses_expire_task",
+    "schedule": float(env_int("BONUS_EXPIRY_INTERVAL_S", 60)),
+    "options": {"expires": 120},
+}
+# --- end bonuses
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -145,6 +145,9 @@ class WithdrawalCreateApi(APIView):
         amount = AmountField()
         currency = CurrencyField()
         destination = serializers.CharField(max_length=200)
+        # A withdrawal forfeits an open bonus: without this flag it is refused (409
+        # bonus_forfeit_confirmation_required, naming the amount), see docs/bonuses.md.
+        forfeit_bonus = serializers.BooleanField(required=False, default=False)
 
     @extend_schema(request=InputSerializer, responses={201: WithdrawalOut})
     @idempotent
@@ -155,6 +158,7 @@ class WithdrawalCreateApi(APIView):
             player=request.user, amount=data.validated_data["amount_minor"],
             currency=data.validated_data["currency"],
             destination=data.validated_data["destination"], now=timezone.now(),
+            forfeit_bonus=data.validated_data["forfeit_bonus"],
         )
         return Response(WithdrawalOut(withdrawal).data, status=status.HTTP_201_CREATED)
 
