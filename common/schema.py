@@ -38,6 +38,7 @@ AREAS: list[tuple[str, str]] = [
     ("games/", "Game sessions"),
     ("casino/", "Casino"),
     ("responsible/", "Responsible gambling"),
+    ("bonuses/", "Bonuses"),
     ("backoffice/withdrawals/", "Backoffice: payments"),
     ("backoffice/adjustments/", "Backoffice: payments"),
     ("backoffice/callbacks/", "Backoffice: payments"),
@@ -51,6 +52,7 @@ AREAS: list[tuple[str, str]] = [
     ("backoffice/players/", "Backoffice: support"),
     ("backoffice/reconciliation/", "Backoffice: reconciliation"),
     ("backoffice/responsible/", "Backoffice: responsible gambling"),
+    ("backoffice/bonuses/", "Backoffice: bonuses"),
 ]
 
 TAG_DESCRIPTIONS = {
@@ -69,6 +71,8 @@ TAG_DESCRIPTIONS = {
     "Backoffice: support": "Staff (support): find a player, close a stuck game session.",
     "Backoffice: reconciliation": "Staff: discrepancies, KPIs, projection lag, player summary.",
     "Backoffice: responsible gambling": "Staff: impose limits and exclusions, with a reason.",
+    "Bonuses": "Your bonuses and their wagering progress.",
+    "Backoffice: bonuses": "Staff (payments): campaigns, manual grants and forfeits, with a reason.",
 }
 
 ERROR_COMPONENT = "Error"

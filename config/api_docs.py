@@ -31,6 +31,17 @@ from betting.errors import (
     SelectionNotFound,
     StakeOutOfRange,
 )
+from bonuses.errors import (
+    BonusAlreadyOpen,
+    BonusForfeitConfirmationRequired,
+    BonusMaxBetExceeded,
+    BonusNotFound,
+    BonusNotOpen,
+    BonusStaffRecipient,
+    CampaignInactive,
+    CampaignNotFound,
+    InvalidCampaign,
+)
 from casino.errors import LaunchNotAllowed
 from casino.errors import UnknownProvider as UnknownGameProvider
 from kyc.errors import (
@@ -115,8 +126,11 @@ OPERATIONS: dict[str, dict] = {
         "summary": "Request a withdrawal",
         "description": "Reserves the amount at once; staff approve it (large ones twice) and "
                        "the provider pays it out. Above the KYC threshold a verified identity "
-                       "is required.",
-        "errors": [*AMOUNT, InsufficientFunds, AccountRestricted, KYCRequired],
+                       "is required. A withdrawal forfeits an open bonus: without "
+                       "`forfeit_bonus: true` it is refused with 409 "
+                       "`bonus_forfeit_confirmation_required` naming `bonus_amount`.",
+        "errors": [*AMOUNT, InsufficientFunds, AccountRestricted, KYCRequired,
+                   BonusForfeitConfirmationRequired],
     },
     "GET /api/v1/payments/withdrawals/": {"summary": "Your latest 100 withdrawals"},
     "GET /api/v1/payments/withdrawals/{withdrawal_id}/": {"summary": "One of your withdrawals"},
@@ -146,7 +160,7 @@ OPERATIONS: dict[str, dict] = {
                        "(`none`: refuse with 409 `odds_changed`, `higher`, `any`).",
         "errors": [*AMOUNT, InsufficientFunds, InvalidLegs, InvalidOdds, SelectionNotFound,
                    MarketSuspended, MarketClosed, OddsChanged, StakeOutOfRange,
-                   PayoutLimitExceeded, *STAKE_GATES],
+                   PayoutLimitExceeded, BonusMaxBetExceeded, *STAKE_GATES],
     },
     "GET /api/v1/betting/bets/": {"summary": "Your bets, newest first"},
     "GET /api/v1/betting/bets/{bet_id}/": {
@@ -194,6 +208,28 @@ OPERATIONS: dict[str, dict] = {
     "POST /api/v1/responsible/self-exclusion/return/": {"errors": [ExclusionNotLiftable]},
     "POST /api/v1/responsible/reality-check/": {"errors": [InvalidDuration]},
     "POST /api/v1/responsible/limit-prompt/": {"errors": [InvalidLimit]},
+    # --- bonuses ----------------------------------------------------------------------------
+    "GET /api/v1/bonuses/": {
+        "summary": "Your bonuses with their wagering progress",
+        "description": "Newest first. `balance` is the bonus money while the bonus is open; "
+                       "stakes take cash first, then bonus.",
+    },
+    "GET /api/v1/backoffice/bonuses/campaigns/": {"summary": "Bonus campaigns (payments)"},
+    "POST /api/v1/backoffice/bonuses/campaigns/": {
+        "summary": "Define a bonus campaign (payments)",
+        "description": "First-deposit or manual; percent with cap, or a fixed amount; wagering "
+                       "multiple, per-product contributions, max bet, validity, max conversion.",
+        "errors": [*AMOUNT, InvalidCampaign],
+    },
+    "POST /api/v1/backoffice/bonuses/grants/": {
+        "summary": "Grant a bonus to a player, with a reason (payments)",
+        "errors": [*AMOUNT, CampaignNotFound, CampaignInactive, BonusAlreadyOpen,
+                   BonusStaffRecipient, (404, "player_not_found"), (400, "amount_required")],
+    },
+    "POST /api/v1/backoffice/bonuses/{bonus_id}/forfeit/": {
+        "summary": "Forfeit a player's open bonus, with a reason (payments)",
+        "errors": [BonusNotFound, BonusNotOpen],
+    },
     # --- backoffice: payments -------------------------------------------------------------
     "POST /api/v1/backoffice/withdrawals/{withdrawal_id}/approve/": {
         "summary": "Approve a withdrawal (payments)",
