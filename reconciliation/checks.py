@@ -477,6 +477,8 @@ def check_refunds() -> list[Finding]:
             out.append(Finding(K.REFUND_LEDGER_MISMATCH, f"refund_ledger_mismatch:{ident}",
                                f"refund {ident}", currency, player, expected=expected,
                                actual=actual, detail={"refund_id": ident}))
+    return out
+
 
 # --- bonuses (docs/bonuses.md) -------------------------------------------------------------------
 #
