@@ -17,7 +17,7 @@ from common.money import base_amount_to_minor, multiply_odds_round_down
 from .errors import InvalidOdds
 from .models import ODDS_MAX, ODDS_MIN
 
-_ODDS_RE = re.compile(r"^[1-9][0-9]{0,3}(\.[0-9]{1,3})?$")
+_ODDS_RE = re.compile(r"[1-9][0-9]{0,3}(\.[0-9]{1,3})?\Z")
 _WIDE_PRECISION = 200
 
 

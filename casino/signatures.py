@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from .errors import InvalidSignature
 from .policy import ProviderPolicy
 
-_HMAC_HEADER_RE = re.compile(r"^t=(\d{1,12}),v1=([0-9a-f]{64})$")
+_HMAC_HEADER_RE = re.compile(r"t=([0-9]{1,12}),v1=([0-9a-f]{64})\Z")
 
 
 def hmac_sign(*, secret: bytes, timestamp: int, body: bytes) -> str:

@@ -9,7 +9,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
 from .logging import request_id_var
 
-_VALID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_VALID = re.compile(r"[A-Za-z0-9._:\-]{1,128}\Z")
 
 
 def _request_id_from(value: str | None) -> str:

@@ -36,7 +36,7 @@ CURRENCIES: dict[str, Currency] = {
 # Largest amount accepted in one operation, in minor units (fits BIGINT with headroom for sums).
 MAX_MINOR = 10**15
 
-_AMOUNT_RE = re.compile(r"^(0|[1-9][0-9]{0,17})(\.([0-9]+))?$")
+_AMOUNT_RE = re.compile(r"(0|[1-9][0-9]{0,17})(\.([0-9]+))?\Z")
 
 
 def currency_get(code: str) -> Currency:

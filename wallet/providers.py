@@ -10,7 +10,7 @@ from django.conf import settings
 
 from .errors import InvalidSignature, UnknownProvider
 
-_HEADER_RE = re.compile(r"^t=(\d{1,12}),v1=([0-9a-f]{64})$")
+_HEADER_RE = re.compile(r"t=([0-9]{1,12}),v1=([0-9a-f]{64})\Z")
 
 
 def provider_secret(provider: str) -> bytes:

@@ -17,7 +17,7 @@ from .. import services
 class GameLaunchApi(APIView):
     class InputSerializer(serializers.Serializer):
         provider = serializers.CharField(max_length=32)
-        game = serializers.RegexField(r"^[A-Za-z0-9_.:-]{1,64}$")
+        game = serializers.RegexField(r"\A[A-Za-z0-9_.:-]{1,64}\Z")
         currency = CurrencyField()
 
     class OutputSerializer(serializers.Serializer):
