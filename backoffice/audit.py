@@ -31,6 +31,7 @@ from simple_history.utils import get_history_model_for_model
 from wallet.models import Entry
 
 from .models import AuditExport
+from .services import audit_export_finish
 
 COLUMNS = [
     "at", "type", "source", "object_id", "player_id", "actor_id", "actor", "action",
@@ -235,8 +236,6 @@ def export_stream(*, export: AuditExport, filters: AuditFilters,
 
     `progress`, if given, is called with the number of rows in each block written.
     """
-    from .services import audit_export_finish
-
     digest = hashlib.sha256()
     rows = size = 0
     # Nested in an outer transaction on the primary (a test), that snapshot rules instead.

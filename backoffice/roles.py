@@ -9,6 +9,8 @@ with exactly the permissions listed here (anything else is removed: least privil
 from __future__ import annotations
 
 from django.apps import apps as global_apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.contenttypes.management import create_contenttypes
 
 from users.roles import ADMINISTRATOR, COMPLIANCE, PAYMENTS, SUPPORT, TRADER
 
@@ -109,9 +111,6 @@ def _wanted_permissions(Permission, role: str):
 def ensure_permissions(apps=global_apps) -> None:
     """Create the Permission rows of every installed model now (post_migrate would create
     them only after the whole migrate run, too late for a data migration)."""
-    from django.contrib.auth.management import create_permissions
-    from django.contrib.contenttypes.management import create_contenttypes
-
     for app_config in apps.get_app_configs():
         # Historical app configs have no models_module; create_* skip such apps.
         had = getattr(app_config, "models_module", None)

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal, localcontext
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -152,8 +153,6 @@ class CurrencyField(serializers.CharField):
 
 def currency_rates() -> dict[str, Decimal]:
     """settings.CURRENCY_RATES parsed: {currency: units of it per one base-currency unit}."""
-    from django.conf import settings  # noqa: PLC0415 - money.py is imported by settings-free code
-
     return _parse_rates(settings.CURRENCY_RATES, settings.BASE_CURRENCY)
 
 

@@ -27,6 +27,8 @@ from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import AllowAny, IsAuthenticated
 
+from common.money import CURRENCIES
+
 # URL prefix (under /api/v1/) -> tag; first match wins.
 AREAS: list[tuple[str, str]] = [
     ("auth/", "Auth"),
@@ -251,8 +253,6 @@ class AutoSchema(BaseAutoSchema):
 
 
 def _currency_enum() -> dict:
-    from common.money import CURRENCIES  # noqa: PLC0415 - settings-free import at hook time
-
     return {"type": "string", "enum": list(CURRENCIES),
             "description": "ISO 4217 code, or USDT / BTC."}
 
