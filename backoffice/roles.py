@@ -27,6 +27,8 @@ _PLAYER_READ = [
     ("wallet", "deposit", VIEW),
     ("wallet", "withdrawal", VIEW),
     ("wallet", "refund", VIEW),
+    ("wallet", "feecharge", VIEW),
+    ("wallet", "feeschedule", VIEW),
     ("backoffice", "manualadjustment", VIEW),
     ("backoffice", "playernote", ("view", "add")),
 ]
@@ -66,6 +68,7 @@ PERMISSION_MAP: dict[str, dict[str, list]] = {
         "models": _PLAYER_READ + [
             ("wallet", "withdrawal", ("view", "change")),
             ("wallet", "refund", ("view", "change")),
+            ("wallet", "feeschedule", ("view", "add", "change")),
             ("wallet", "providercallback", VIEW),
             ("reconciliation", "*", ("view", "change")),
             ("events", "parkedtask", ("view", "change")),

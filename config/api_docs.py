@@ -77,6 +77,7 @@ from responsible.errors import ReasonRequired as RGReasonRequired
 from sessions.errors import SessionNotFound, SessionNotLive, UnknownGame
 from users.errors import InvalidCredentials, UsernameTaken
 from wallet.errors import (
+    AmountBelowFee,
     DepositNotRefundable,
     InsufficientFunds,
     InvalidTransition,
@@ -117,8 +118,17 @@ OPERATIONS: dict[str, dict] = {
         "summary": "Start a deposit",
         "description": "Opens a `pending` deposit with the payment provider; it becomes "
                        "`succeeded` (balance credited) or `failed` when the provider calls "
-                       "back. In the sandbox, `manage.py sandbox_complete` completes it.",
-        "errors": [*AMOUNT, AccountRestricted, *EXCLUDED, LimitExceeded],
+                       "back. In the sandbox, `manage.py sandbox_complete` completes it. The "
+                       "answer carries the provider's `fee`, who bears it and `net_amount`, "
+                       "what will be credited (quote it first: `GET .../fees/quote/`).",
+        "errors": [*AMOUNT, AccountRestricted, *EXCLUDED, LimitExceeded, AmountBelowFee],
+    },
+    "GET /api/v1/payments/fees/quote/": {
+        "summary": "Quote the fee of a deposit or withdrawal before confirming it",
+        "description": "The fee of the provider's active schedule for this amount, who bears "
+                       "it, and `net_amount`: what is credited (deposit) or arrives at the "
+                       "destination (withdrawal). The operation keeps this quote.",
+        "errors": [*AMOUNT, AmountBelowFee],
     },
     "GET /api/v1/payments/deposits/": {"summary": "Your latest 100 deposits"},
     "GET /api/v1/payments/deposits/{deposit_id}/": {"summary": "One of your deposits"},
@@ -128,9 +138,11 @@ OPERATIONS: dict[str, dict] = {
                        "the provider pays it out. Above the KYC threshold a verified identity "
                        "is required. A withdrawal forfeits an open bonus: without "
                        "`forfeit_bonus: true` it is refused with 409 "
-                       "`bonus_forfeit_confirmation_required` naming `bonus_amount`.",
+                       "`bonus_forfeit_confirmation_required` naming `bonus_amount`. The answer "
+                       "carries the `fee`, who bears it and `net_amount`, what arrives at the "
+                       "destination.",
         "errors": [*AMOUNT, InsufficientFunds, AccountRestricted, KYCRequired,
-                   BonusForfeitConfirmationRequired],
+                   BonusForfeitConfirmationRequired, AmountBelowFee],
     },
     "GET /api/v1/payments/withdrawals/": {"summary": "Your latest 100 withdrawals"},
     "GET /api/v1/payments/withdrawals/{withdrawal_id}/": {"summary": "One of your withdrawals"},
@@ -248,7 +260,8 @@ OPERATIONS: dict[str, dict] = {
                        "REFUND_SECOND_APPROVAL_THRESHOLD it is approved and sent; at or above "
                        "it another officer approves. Never more than is left of the deposit.",
         "errors": [*AMOUNT, (400, "reason_required"), (400, "currency_mismatch"),
-                   DepositNotRefundable, RefundExceedsDeposit, InsufficientFunds],
+                   DepositNotRefundable, RefundExceedsDeposit, InsufficientFunds,
+                   AmountBelowFee],
     },
     "GET /api/v1/backoffice/refunds/{refund_id}/": {"summary": "One refund (payments)"},
     "POST /api/v1/backoffice/refunds/{refund_id}/approve/": {

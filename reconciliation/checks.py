@@ -36,6 +36,7 @@ from wallet.models import (
     Deposit,
     DepositStatus,
     Entry,
+    FeeCharge,
     ProviderCallback,
     Refund,
     RefundStatus,
@@ -85,7 +86,7 @@ def sql_in(*values: str) -> str:
 ENTRY, ACCOUNT, TXN = sql_table(Entry), sql_table(Account), sql_table(Transaction)
 DEPOSIT, WITHDRAWAL, CALLBACK = sql_table(Deposit), sql_table(Withdrawal), sql_table(ProviderCallback)
 CASINO_TXN = sql_table(ProviderTransaction)
-REFUND = sql_table(Refund)
+REFUND, FEE_CHARGE = sql_table(Refund), sql_table(FeeCharge)
 
 
 def _rows(sql: str, params: list | None = None) -> list[tuple]:
@@ -570,6 +571,35 @@ def check_bonuses() -> list[Finding]:
     return out
 
 
+# --- fees: the fees account moves exactly by the recorded fee charges ---------------------------
+
+FEES_SQL = f"""
+WITH posted AS (
+    SELECT e.transaction_id, e.currency, SUM(e.amount)::bigint AS total
+      FROM {ENTRY} e JOIN {ACCOUNT} a ON a.id = e.account_id
+     WHERE a.kind IN {sql_in(AccountKind.FEES)} AND a.owner_id IS NULL
+     GROUP BY e.transaction_id, e.currency
+)
+SELECT COALESCE(p.transaction_id, c.ledger_transaction_id), c.schedule_id, c.reference,
+       COALESCE(p.currency, c.currency), c.amount, p.total
+  FROM posted p FULL JOIN {FEE_CHARGE} c ON c.ledger_transaction_id = p.transaction_id
+ WHERE p.total IS DISTINCT FROM c.amount
+ ORDER BY 1 LIMIT %s
+"""
+
+
+def check_fees() -> list[Finding]:
+    """Every entry on a fees account belongs to a fee charge of the same amount in the same
+    ledger transaction, and every fee charge was posted: so the fees account equals the sum
+    of the fee charges, per schedule and currency."""
+    return [
+        Finding(K.FEE_LEDGER_MISMATCH, f"fee_ledger_mismatch:{txn}", f"ledger transaction {txn}",
+                currency, expected=charged, actual=posted,
+                detail={"transaction_id": txn, "schedule_id": schedule, "reference": ref or ""})
+        for txn, schedule, ref, currency, charged, posted in _rows(FEES_SQL, [MAX_FINDINGS_PER_CHECK])
+    ]
+
+
 # --- the whole run ------------------------------------------------------------------------------
 
 
@@ -587,6 +617,7 @@ CHECKS = [
     Check("casino", lambda now: check_casino()),
     Check("refunds", lambda now: check_refunds()),
     Check("bonuses", lambda now: check_bonuses()),
+    Check("fees", lambda now: check_fees()),
     Check("stuck", lambda now: check_stuck(now=now)),
 ]
 

@@ -132,6 +132,7 @@ class DiscrepancyKind(models.TextChoices):
     REFUND_LEDGER_MISMATCH = "refund_ledger_mismatch", "Completed refund and ledger disagree"
     BONUS_BALANCE_MISMATCH = "bonus_balance_mismatch", "Bonus balance differs from grants, stakes, returns and closures"
     BONUS_STATE_MISMATCH = "bonus_state_mismatch", "Bonus state disagrees with its ledger postings"
+    FEE_LEDGER_MISMATCH = "fee_ledger_mismatch", "Fees account and fee charges disagree"
 
 
 class DiscrepancyStatus(models.TextChoices):

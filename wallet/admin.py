@@ -17,6 +17,8 @@ from .models import (
     Deposit,
     DepositStatus,
     Entry,
+    FeeCharge,
+    FeeSchedule,
     ProviderCallback,
     Refund,
     RefundStatus,
@@ -223,5 +225,49 @@ class RefundAdmin(TransitionButtonsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin
         return [f.name for f in self.model._meta.fields]
 
     @admin.display(description="amount")
+    def amount_display(self, obj):
+        return _money(obj)
+
+
+@admin.register(FeeSchedule)
+class FeeScheduleAdmin(SimpleHistoryAdmin):
+    """Editable by those holding wallet.change_feeschedule (payments, administrators); every
+    change is in the history. An operation keeps the fee quoted when it was opened, so an
+    edit applies to new deposits, withdrawals and refunds only. Deactivate, never delete."""
+
+    list_display = ["id", "provider", "operation", "currency", "percent_bp", "fixed_display",
+                    "minimum_display", "maximum_display", "bearer", "active", "updated_at"]
+    list_filter = ["provider", "operation", "currency", "bearer", "active"]
+    fields = ["provider", "operation", "currency", "percent_bp", "fixed", "minimum", "maximum",
+              "bearer", "active"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _minor(self, obj, value):
+        return "-" if value is None else format_amount(value, obj.currency)
+
+    @admin.display(description="fixed")
+    def fixed_display(self, obj):
+        return self._minor(obj, obj.fixed)
+
+    @admin.display(description="minimum")
+    def minimum_display(self, obj):
+        return self._minor(obj, obj.minimum)
+
+    @admin.display(description="maximum")
+    def maximum_display(self, obj):
+        return self._minor(obj, obj.maximum)
+
+
+@admin.register(FeeCharge)
+class FeeChargeAdmin(ReadOnlyModelAdmin):
+    list_display = ["id", "operation", "reference", "player", "amount_display", "bearer",
+                    "schedule", "ledger_transaction", "created_at"]
+    list_filter = ["operation", "bearer", "currency"]
+    search_fields = ["reference", "=player__id", "player__username"]
+    list_select_related = ["player", "schedule", "ledger_transaction"]
+
+    @admin.display(description="fee")
     def amount_display(self, obj):
         return _money(obj)

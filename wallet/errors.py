@@ -74,3 +74,9 @@ class WithdrawalNotFound(NotFound):
 class RefundNotFound(NotFound):
     code = "not_found"
     default_detail = "No such refund."
+
+
+class AmountBelowFee(DomainError):
+    code = "amount_below_fee"
+    status_code = 422
+    default_detail = "The amount does not cover the fee the player bears."

@@ -185,6 +185,11 @@ class Deposit(models.Model):
     provider_transaction_id = models.CharField(max_length=200, blank=True, default="")
     status = FSMField(default=DepositStatus.PENDING, choices=DepositStatus.choices, protected=True)
     failure_reason = models.TextField(blank=True, default="")
+    # The fee quoted when the operation was opened (wallet.fees), posted when it completes.
+    fee_amount = models.BigIntegerField(default=0)
+    fee_bearer = models.CharField(max_length=16, blank=True, default="")
+    fee_schedule = models.ForeignKey("FeeSchedule", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
     ledger_transaction = models.OneToOneField(
         Transaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -243,6 +248,11 @@ class Withdrawal(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     reason = models.TextField(blank=True, default="")
+    # The fee quoted when the operation was opened (wallet.fees), posted when it completes.
+    fee_amount = models.BigIntegerField(default=0)
+    fee_bearer = models.CharField(max_length=16, blank=True, default="")
+    fee_schedule = models.ForeignKey("FeeSchedule", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
     created_at = models.DateTimeField(db_default=Now(), db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(bases=[FSMHistoryBase])
@@ -354,6 +364,11 @@ class Refund(models.Model):
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")
     failure_reason = models.TextField(blank=True, default="")
+    # The fee quoted when the operation was opened (wallet.fees), posted when it completes.
+    fee_amount = models.BigIntegerField(default=0)
+    fee_bearer = models.CharField(max_length=16, blank=True, default="")
+    fee_schedule = models.ForeignKey("FeeSchedule", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
     created_at = models.DateTimeField(db_default=Now(), db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(bases=[FSMHistoryBase])
@@ -391,3 +406,73 @@ class Refund(models.Model):
     def fail(self, *, provider_transaction_id: str, reason: str) -> None:
         self.provider_transaction_id = provider_transaction_id
         self.failure_reason = reason
+
+
+class FeeOperation(models.TextChoices):
+    DEPOSIT = "deposit"
+    WITHDRAWAL = "withdrawal"
+    REFUND = "refund"
+
+
+class FeeBearer(models.TextChoices):
+    PLAYER = "player"
+    OPERATOR = "operator"
+
+
+class FeeSchedule(models.Model):
+    """What a provider charges for one operation in one currency (wallet.fees.fee_compute):
+    percent_bp/10000 of the amount, rounded down, plus `fixed`, then raised to `minimum`
+    and capped at `maximum`; borne by the player (taken from what they send or receive) or
+    by the operator (from the house). At most one active schedule per provider, operation
+    and currency; an operation keeps the fee quoted when it was opened."""
+
+    provider = models.CharField(max_length=32, choices=PaymentProvider.choices)
+    operation = models.CharField(max_length=16, choices=FeeOperation.choices)
+    currency = models.CharField(max_length=8)
+    percent_bp = models.PositiveIntegerField(default=0, help_text="basis points: 150 = 1.50%")
+    fixed = models.BigIntegerField(default=0, help_text="minor units of the currency")
+    minimum = models.BigIntegerField(default=0, help_text="minor units")
+    maximum = models.BigIntegerField(null=True, blank=True, help_text="minor units; empty: none")
+    bearer = models.CharField(max_length=16, choices=FeeBearer.choices, default=FeeBearer.PLAYER)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(db_default=Now())
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "operation", "currency"],
+                                    condition=Q(active=True), name="fee_schedule_one_active"),
+            models.CheckConstraint(condition=Q(percent_bp__lte=10_000), name="fee_percent_at_most_100"),
+            models.CheckConstraint(condition=Q(fixed__gte=0) & Q(minimum__gte=0),
+                                   name="fee_fixed_minimum_non_negative"),
+            models.CheckConstraint(condition=Q(maximum__isnull=True) | Q(maximum__gte=models.F("minimum")),
+                                   name="fee_maximum_at_least_minimum"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.operation} {self.currency} ({self.bearer} bears)"
+
+
+class FeeCharge(models.Model):
+    """One fee posted to the fees account, written in the ledger transaction of its operation
+    (append-only). Reconciliation matches these against the fees account's entries."""
+
+    ledger_transaction = models.OneToOneField(Transaction, on_delete=models.PROTECT, related_name="+")
+    schedule = models.ForeignKey(FeeSchedule, on_delete=models.PROTECT, related_name="charges")
+    operation = models.CharField(max_length=16, choices=FeeOperation.choices)
+    reference = models.CharField(max_length=64)
+    player = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    currency = models.CharField(max_length=8)
+    amount = models.BigIntegerField()
+    bearer = models.CharField(max_length=16, choices=FeeBearer.choices)
+    created_at = models.DateTimeField(db_default=Now(), db_index=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="fee_charge_amount_positive"),
+            models.UniqueConstraint(fields=["operation", "reference"], name="fee_charge_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"fee {format_amount(self.amount, self.currency)} {self.currency} on {self.reference}"

@@ -37,12 +37,14 @@ from .errors import (
     RefundExceedsDeposit,
     RefundSelfApprovalRefused,
 )
+from .fees import fee_apply_quote, fee_postings, fee_quote, fee_record
 from .ledger import Posting, hold_funds, ledger_post, posting_accounts, release_hold, system_account
 from .models import (
     COUNTED_REFUND_STATUSES,
     AccountKind,
     Deposit,
     DepositStatus,
+    FeeOperation,
     Refund,
     RefundStatus,
     TransactionKind,
@@ -87,7 +89,8 @@ def refund_request(*, deposit_id, amount: int, reason: str, actor, now: datetime
 
     Raises BadRequest (reason_required, invalid_amount), NotFound, DepositNotRefundable,
     RefundExceedsDeposit (more than is left of the deposit), InsufficientFunds (the player's
-    cash no longer holds it). A refused request writes nothing.
+    cash no longer holds it), AmountBelowFee (a player-borne refund fee takes it all). A
+    refused request writes nothing.
     """
     if not reason.strip():
         raise BadRequest("A reason is required to refund a deposit.", code="reason_required")
@@ -105,6 +108,8 @@ def refund_request(*, deposit_id, amount: int, reason: str, actor, now: datetime
         refund = Refund(deposit=deposit, player_id=deposit.player_id, amount=amount,
                         currency=deposit.currency, provider=deposit.provider, reason=reason,
                         requested_by=actor)
+        fee_apply_quote(refund, fee_quote(provider=deposit.provider, operation=FeeOperation.REFUND,
+                                          currency=deposit.currency, amount=amount))
         save_with_history(refund, user=actor, reason=f"refund requested: {reason}")
         hold_funds(player_id=deposit.player_id, currency=deposit.currency, amount=amount,
                    kind=TransactionKind.REFUND_RESERVE, dedupe_key=f"refund:{refund.pk}:reserve",
@@ -195,7 +200,8 @@ def refund_completed(refund: Refund, *, provider_transaction_id: str, now: datet
     """The provider paid the refund out (called by the webhook under the refund's lock)."""
     refund.complete(provider_transaction_id=provider_transaction_id)
     accts = posting_accounts(player_id=refund.player_id, currency=refund.currency)
-    ledger_post(
+    clearing = system_account(AccountKind.PROVIDER_CLEARING, refund.currency)
+    txn = ledger_post(
         kind=TransactionKind.REFUND_PAID,
         dedupe_key=f"refund:{refund.pk}:paid",
         reference=f"refund:{refund.pk}",
@@ -203,9 +209,12 @@ def refund_completed(refund: Refund, *, provider_transaction_id: str, now: datet
         metadata={"deposit_id": str(refund.deposit_id)},
         postings=[
             Posting(accts.reserved, -refund.amount),
-            Posting(system_account(AccountKind.PROVIDER_CLEARING, refund.currency), refund.amount),
+            Posting(clearing, refund.amount),
+            # The player's fee is kept from what is sent back (wallet.fees).
+            *fee_postings(refund, player_payer=clearing),
         ],
     )
+    fee_record(refund, operation=FeeOperation.REFUND, txn=txn)
     save_with_history(refund, reason=f"provider completed {provider_transaction_id}")
     emit(topic="refund.completed", aggregate_type="refund", aggregate_id=refund.pk,
          payload=_payload(refund, now, provider_transaction_id=provider_transaction_id))

@@ -27,11 +27,13 @@ from common.tasks import enqueue_on_commit
 from events.services import emit
 
 from .errors import InvalidTransition, SecondApproverRequired, WithdrawalCancelNotAllowed
+from .fees import fee_apply_quote, fee_postings, fee_quote, fee_record
 from .ledger import Posting, hold_funds, ledger_post, player_accounts, release_hold, system_account
 from .models import (
     AccountKind,
     Deposit,
     DepositStatus,
+    FeeOperation,
     ProviderCallback,
     Refund,
     RefundStatus,
@@ -69,6 +71,9 @@ def deposit_create(*, player, amount: int, currency: str, provider: str, now: da
         gates_check(operation=Operation.DEPOSIT_CREATE, player_id=player.pk, amount=amount,
                     currency=currency, now=now, player=player)
         deposit = Deposit(player=player, amount=amount, currency=currency, provider=provider)
+        # The fee is quoted (and shown) now; the credit posts exactly this quote.
+        fee_apply_quote(deposit, fee_quote(provider=provider, operation=FeeOperation.DEPOSIT,
+                                           currency=currency, amount=amount))
         save_with_history(deposit, user=player, reason="deposit requested")
         emit(topic="deposit.created", aggregate_type="deposit", aggregate_id=deposit.pk,
                     payload=_event_payload(deposit, now, deposit_id=str(deposit.pk)))
@@ -94,8 +99,11 @@ def _deposit_succeed(deposit: Deposit, *, provider_transaction_id: str,
         postings=[
             Posting(system_account(AccountKind.PROVIDER_CLEARING, deposit.currency), -deposit.amount),
             Posting(accts.cash, deposit.amount),
+            # The player's share of the fee comes out of the credit (wallet.fees).
+            *fee_postings(deposit, player_payer=accts.cash),
         ],
     )
+    fee_record(deposit, operation=FeeOperation.DEPOSIT, txn=txn)
     deposit.ledger_transaction = txn
     save_with_history(deposit, reason=f"provider confirmed {provider_transaction_id}")
     emit(topic="deposit.succeeded", aggregate_type="deposit", aggregate_id=deposit.pk,
@@ -133,7 +141,7 @@ def withdrawal_request(*, player, amount: int, currency: str, destination: str,
                        now: datetime, forfeit_bonus: bool = False) -> Withdrawal:
     """Create a withdrawal and reserve its amount in the same transaction.
 
-    Raises InsufficientFunds, whatever the compliance gates raise (KYCRequired,
+    Raises InsufficientFunds, AmountBelowFee, whatever the compliance gates raise (KYCRequired,
     AccountRestricted), and whatever WITHDRAWAL_REQUEST_HOOKS raise (an open bonus without
     `forfeit_bonus`: 409 bonus_forfeit_confirmation_required).
     """
@@ -148,6 +156,9 @@ def withdrawal_request(*, player, amount: int, currency: str, destination: str,
                   amount=amount, forfeit_bonus=forfeit_bonus, now=now)
         withdrawal = Withdrawal(player=player, amount=amount, currency=currency,
                                 destination=destination)
+        fee_apply_quote(withdrawal, fee_quote(provider=withdrawal.provider,
+                                              operation=FeeOperation.WITHDRAWAL,
+                                              currency=currency, amount=amount))
         save_with_history(withdrawal, user=player, reason="withdrawal requested")
         # The ledger locks the player's accounts and refuses the overdraft: of N parallel
         # requests for the whole balance exactly one gets past this line.
@@ -276,17 +287,20 @@ def withdrawal_send(*, withdrawal_id, now: datetime) -> Withdrawal:
 def _withdrawal_paid(withdrawal: Withdrawal, *, provider_transaction_id: str, now: datetime) -> None:
     withdrawal.mark_paid(provider_transaction_id=provider_transaction_id)
     accts = player_accounts(player_id=withdrawal.player_id, currency=withdrawal.currency)
-    ledger_post(
+    clearing = system_account(AccountKind.PROVIDER_CLEARING, withdrawal.currency)
+    txn = ledger_post(
         kind=TransactionKind.WITHDRAWAL_PAID,
         dedupe_key=f"withdrawal:{withdrawal.pk}:paid",
         reference=f"withdrawal:{withdrawal.pk}",
         external_reference=f"{withdrawal.provider}:{provider_transaction_id}",
         postings=[
             Posting(accts.reserved, -withdrawal.amount),
-            Posting(system_account(AccountKind.PROVIDER_CLEARING, withdrawal.currency),
-                    withdrawal.amount),
+            Posting(clearing, withdrawal.amount),
+            # The player's fee is kept from what is sent (wallet.fees).
+            *fee_postings(withdrawal, player_payer=clearing),
         ],
     )
+    fee_record(withdrawal, operation=FeeOperation.WITHDRAWAL, txn=txn)
     save_with_history(withdrawal, reason=f"provider paid {provider_transaction_id}")
     emit(topic="withdrawal.paid", aggregate_type="withdrawal", aggregate_id=withdrawal.pk,
                 payload=_event_payload(withdrawal, now, withdrawal_id=str(withdrawal.pk)))

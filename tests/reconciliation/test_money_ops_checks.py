@@ -9,7 +9,8 @@ from events.models import OutboxEvent
 from reconciliation.checks import run_checks
 from reconciliation.models import DiscrepancyKind as K
 from tests.factories import make_player, make_staff
-from wallet.models import Refund
+from wallet.ledger import Posting, ledger_post, system_account
+from wallet.models import AccountKind, FeeCharge, FeeSchedule, Refund
 from wallet.refunds import refund_completed, refund_request, refund_send
 
 from .helpers import deposit
@@ -60,3 +61,30 @@ def test_an_open_refund_counts_in_reserved(settings):
     assert run_checks(now=timezone.now()) == []
     Refund.objects.filter(pk=refund.pk).update(status="rejected")  # no release posted
     assert _kinds(run_checks(now=timezone.now())) == [K.RESERVED_MISMATCH]
+
+
+def test_fees_healthy_then_an_orphan_fee_posting_and_an_unposted_charge_are_reported():
+    schedule = FeeSchedule.objects.create(provider="sandbox", operation="deposit", currency="USD",
+                                          percent_bp=100, bearer="operator")
+    player = make_player()
+    deposit(player, 10_000)
+    OutboxEvent.objects.update(sent_at=timezone.now())
+    assert FeeCharge.objects.get().amount == 100
+    assert run_checks(now=timezone.now()) == []
+
+    with transaction.atomic():
+        # A fee posted behind the schedules' back (no charge)...
+        orphan = ledger_post(kind="adjustment", reference="manual-fee", postings=[
+            Posting(system_account(AccountKind.HOUSE, "USD"), -70),
+            Posting(system_account(AccountKind.FEES, "USD"), 70)])
+        # ...and a charge whose transaction never touched the fees account.
+        plain = ledger_post(kind="adjustment", reference="plain", postings=[
+            Posting(system_account(AccountKind.HOUSE, "USD"), -1),
+            Posting(system_account(AccountKind.ADJUSTMENTS, "USD"), 1)])
+        FeeCharge.objects.create(ledger_transaction_id=plain.pk, schedule=schedule,
+                                 operation="withdrawal", reference="withdrawal:none",
+                                 player=player, currency="USD", amount=55, bearer="operator")
+    findings = sorted(run_checks(now=timezone.now()), key=lambda f: f.detail["transaction_id"])
+    assert _kinds(findings) == [K.FEE_LEDGER_MISMATCH] * 2
+    assert [(f.detail["transaction_id"], f.expected, f.actual) for f in findings] == [
+        (orphan.pk, None, 70), (plain.pk, 55, None)]

@@ -23,7 +23,8 @@ from common.idempotency import idempotent
 from common.money import AmountField, CurrencyField, MoneyInputMixin, format_amount
 from users.permissions import IsPayments
 from wallet import refunds, selectors, services
-from wallet.models import PaymentProvider
+from wallet.fees import fee_quote
+from wallet.models import FeeBearer, FeeOperation, PaymentProvider
 from wallet.providers import signature_verify
 
 
@@ -91,7 +92,20 @@ class WalletTransactionListApi(APIView):
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
 
 
-class DepositOut(serializers.Serializer):
+class FeeFieldsMixin(serializers.Serializer):
+    """The fee quoted when the operation was opened (docs/refunds-fees-affiliates.md)."""
+
+    fee = Money(amount_attr="fee_amount")
+    fee_bearer = serializers.CharField(help_text='"player", "operator", or "" (no fee)')
+    net_amount = serializers.SerializerMethodField(
+        help_text="What the player is credited (deposit) or the destination receives")
+
+    def get_net_amount(self, obj) -> str:
+        net = obj.amount - obj.fee_amount if obj.fee_bearer == FeeBearer.PLAYER else obj.amount
+        return format_amount(net, obj.currency)
+
+
+class DepositOut(FeeFieldsMixin, serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.CharField()
     amount = Money()
@@ -130,7 +144,7 @@ class DepositDetailApi(APIView):
         return Response(DepositOut(deposit).data)
 
 
-class WithdrawalOut(serializers.Serializer):
+class WithdrawalOut(FeeFieldsMixin, serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.CharField()
     amount = Money()
@@ -138,6 +152,40 @@ class WithdrawalOut(serializers.Serializer):
     destination = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+
+class FeeQuoteApi(APIView):
+    """What a deposit or withdrawal of `amount` would cost the player, before they confirm."""
+
+    class InputSerializer(MoneyInputMixin, serializers.Serializer):
+        operation = serializers.ChoiceField(choices=[FeeOperation.DEPOSIT, FeeOperation.WITHDRAWAL])
+        amount = AmountField()
+        currency = CurrencyField()
+        provider = serializers.ChoiceField(choices=PaymentProvider.choices,
+                                           default=PaymentProvider.SANDBOX)
+
+    class OutputSerializer(serializers.Serializer):
+        operation = serializers.CharField()
+        provider = serializers.CharField()
+        currency = serializers.CharField()
+        amount = serializers.CharField()
+        fee = serializers.CharField()
+        fee_bearer = serializers.CharField()
+        net_amount = serializers.CharField()
+
+    @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
+    def get(self, request):
+        data = self.InputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        quote = fee_quote(provider=v["provider"], operation=v["operation"], currency=v["currency"],
+                          amount=v["amount_minor"])
+        cur = v["currency"]
+        return Response(self.OutputSerializer({
+            "operation": v["operation"], "provider": v["provider"], "currency": cur,
+            "amount": format_amount(quote.amount, cur), "fee": format_amount(quote.fee, cur),
+            "fee_bearer": quote.bearer, "net_amount": format_amount(quote.net, cur),
+        }).data)
 
 
 class WithdrawalCreateApi(APIView):
@@ -242,7 +290,7 @@ class WithdrawalRejectApi(APIView):
 # --- refunds (backoffice, payments role) --------------------------------------------------------
 
 
-class RefundOut(serializers.Serializer):
+class RefundOut(FeeFieldsMixin, serializers.Serializer):
     id = serializers.UUIDField()
     deposit_id = serializers.UUIDField()
     player_id = serializers.IntegerField()
