@@ -127,8 +127,9 @@ class KYCDocumentInline(admin.TabularInline):
         url = reverse("kyc-document-read", kwargs={"document_id": doc.pk})
         if doc.content_type == PDF:
             return format_html('<a href="{}" target="_blank" rel="noopener">Open PDF</a>', url)
+        # Hover magnifies in place (backoffice.css .bo-zoom); a click opens it full size.
         return format_html(
-            '<a href="{0}" target="_blank" rel="noopener">'
+            '<a class="bo-zoom" href="{0}" target="_blank" rel="noopener" title="Open full size">'
             '<img src="{0}" alt="{1}" style="max-width:360px;max-height:260px"></a>',
             url, doc.kind,
         )
@@ -176,8 +177,9 @@ class KYCApplicationAdmin(TransitionButtonsMixin, ComplianceOnlyAdmin):
     list_select_related = ["player", "reviewer"]
     ordering = ["submitted_at", "created_at"]
     inlines = [KYCDocumentInline]
-    fields = ["player", "status", "aml_status", "reviewer", "decision_reason", "decided_at",
-              "reapply_allowed", "previous", "submitted_at", "history_table"]
+    fields = ["player", "status", "full_name", "date_of_birth", "address", "country",
+              "aml_status", "reviewer", "decision_reason", "decided_at", "reapply_allowed",
+              "previous", "submitted_at", "history_table"]
     readonly_fields = fields
 
     @admin.display(description="waiting")

@@ -59,6 +59,12 @@ class KYCApplication(models.Model):
     reapply_allowed = models.BooleanField(default=False)
     previous = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="next")
+    # Identity as the player declares it, compared by the reviewer with the documents.
+    full_name = models.CharField(max_length=200, blank=True, default="")
+    date_of_birth = models.DateField(null=True, blank=True)
+    address = models.TextField(max_length=500, blank=True, default="")
+    country = models.CharField(max_length=2, blank=True, default="",
+                               help_text="ISO 3166-1 alpha-2 code")
     submitted_at = models.DateTimeField()
     created_at = models.DateTimeField(db_default=Now(), db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -103,9 +103,16 @@ def _store_documents(application: KYCApplication, documents: Sequence[CleanDocum
 # --- player -------------------------------------------------------------------------------
 
 
+IDENTITY_FIELDS = ("full_name", "date_of_birth", "address", "country")
+
+
 def kyc_application_submit(*, player, documents: Sequence[CleanDocument],
-                           now: datetime) -> tuple[KYCApplication, bool]:
+                           now: datetime, identity: dict | None = None
+                           ) -> tuple[KYCApplication, bool]:
     """Open the player's application, or complete a requested resubmission.
+
+    `identity` (full_name, date_of_birth, address, country) is what the player declares; a
+    resubmission may correct it.
 
     Returns (application, created). Raises KYCAlreadyVerified, KYCApplicationExists,
     KYCReapplyNotAllowed, DocumentsMissing. Nothing is stored (row or file) on a refusal.
@@ -126,6 +133,9 @@ def kyc_application_submit(*, player, documents: Sequence[CleanDocument],
                 if live.status != KYCStatus.RESUBMISSION_REQUESTED:
                     raise KYCApplicationExists(extra={"application_id": str(live.pk)})
                 _store_documents(live, documents, now=now, written=written)
+                for name, value in (identity or {}).items():
+                    if name in IDENTITY_FIELDS:
+                        setattr(live, name, value)
                 live.resubmit(now=now)
                 save_with_history(live, user=player, reason="documents resubmitted")
                 _emit_kyc(live, from_status=KYCStatus.RESUBMISSION_REQUESTED, now=now)
@@ -138,7 +148,9 @@ def kyc_application_submit(*, player, documents: Sequence[CleanDocument],
             kinds = {d.kind for d in documents}
             if not kinds & set(IDENTITY_KINDS) or DocumentKind.SELFIE not in kinds:
                 raise DocumentsMissing()
-            application = KYCApplication(player=player, previous=previous, submitted_at=now)
+            application = KYCApplication(
+                player=player, previous=previous, submitted_at=now,
+                **{k: v for k, v in (identity or {}).items() if k in IDENTITY_FIELDS})
             save_with_history(application, user=player, reason="application submitted")
             _store_documents(application, documents, now=now, written=written)
             _emit_kyc(application, from_status=None, now=now)

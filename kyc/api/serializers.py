@@ -56,6 +56,10 @@ class StaffApplicationOut(serializers.Serializer):
     submitted_at = serializers.DateTimeField()
     decided_at = serializers.DateTimeField(allow_null=True)
     previous_application_id = serializers.UUIDField(source="previous_id", allow_null=True)
+    full_name = serializers.CharField()
+    date_of_birth = serializers.DateField(allow_null=True)
+    address = serializers.CharField()
+    country = serializers.CharField()
     documents = StaffDocumentOut(many=True, source="documents.all")
 
 

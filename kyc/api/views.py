@@ -39,6 +39,13 @@ class KYCApplicationSubmitApi(APIView):
         driving_licence = DocumentField(kind=DocumentKind.DRIVING_LICENCE)
         proof_of_address = DocumentField(kind=DocumentKind.PROOF_OF_ADDRESS)
         selfie = DocumentField(kind=DocumentKind.SELFIE)
+        full_name = serializers.CharField(max_length=200, required=False,
+                                          help_text="as on the identity document")
+        date_of_birth = serializers.DateField(required=False, help_text="YYYY-MM-DD")
+        address = serializers.CharField(max_length=500, required=False,
+                                        help_text="as on the proof of address")
+        country = serializers.RegexField(r"^[A-Z]{2}\Z", required=False,
+                                         help_text="ISO 3166-1 alpha-2 code, e.g. GB")
 
         def validate(self, attrs):
             raw = self.initial_data
@@ -60,9 +67,11 @@ class KYCApplicationSubmitApi(APIView):
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        documents = [doc for doc in serializer.validated_data.values() if doc is not None]
+        data = dict(serializer.validated_data)
+        identity = {k: data.pop(k) for k in services.IDENTITY_FIELDS if k in data}
+        documents = [doc for doc in data.values() if doc is not None]
         application, created = services.kyc_application_submit(
-            player=request.user, documents=documents, now=timezone.now())
+            player=request.user, documents=documents, now=timezone.now(), identity=identity)
         return Response(ApplicationOut(application).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

@@ -109,3 +109,25 @@ def test_queue_opens_on_waiting_applications_oldest_first_with_their_age(make_ap
     assert str(apps[2].pk) in everything
     approved = officer.get("/admin/kyc/kycapplication/?queue=approved").content.decode()
     assert str(apps[2].pk) in approved and str(apps[0].pk) not in approved
+
+
+def test_identity_fields_are_stored_and_shown_beside_the_documents(make_api, compliance_api):
+    from tests.kyc.conftest import good_documents
+
+    player_api = make_api(make_player())
+    files = {**good_documents(), "full_name": "Alice Example", "date_of_birth": "1990-04-01",
+             "address": "1 High Street, Leeds", "country": "GB"}
+    res = submit(player_api, files)
+    assert res.status_code == 201, res.content
+    app = KYCApplication.objects.get(pk=res.json()["application_id"])
+    assert (app.full_name, str(app.date_of_birth), app.address, app.country) == (
+        "Alice Example", "1990-04-01", "1 High Street, Leeds", "GB")
+    detail = compliance_api.get(f"/api/v1/backoffice/kyc/applications/{app.pk}/").json()
+    assert detail["full_name"] == "Alice Example" and detail["date_of_birth"] == "1990-04-01"
+    assert detail["country"] == "GB" and detail["address"] == "1 High Street, Leeds"
+    html = _browser(make_staff(COMPLIANCE)).get(
+        f"/admin/kyc/kycapplication/{app.pk}/change/").content.decode()
+    assert "Alice Example" in html and "1 High Street, Leeds" in html and 'class="bo-zoom"' in html
+    # A bad country or date is refused and writes nothing.
+    bad = submit(make_api(make_player()), {**good_documents(), "country": "gb"})
+    assert bad.status_code == 400 and KYCApplication.objects.count() == 1
