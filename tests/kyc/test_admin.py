@@ -12,6 +12,15 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
+def _roles(db):
+    # The role grants come from a data migration, which a transactional test's flush (with
+    # --reuse-db, a previous run's) removes; sync them as deployments do (manage.py sync_roles).
+    from backoffice.roles import roles_sync
+
+    roles_sync()
+
+
+@pytest.fixture(autouse=True)
 def _no_otp(settings):
     # The backoffice admin site wants an OTP-verified session; that is tested there.
     settings.BACKOFFICE_REQUIRE_OTP = False
