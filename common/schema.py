@@ -27,6 +27,7 @@ from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import AllowAny, IsAuthenticated
 
+from common.errors import BodyTooDeep, BodyTooLarge, InvalidCharacters
 from common.money import CURRENCIES
 
 # URL prefix (under /api/v1/) -> tag; first match wins.
@@ -103,7 +104,11 @@ STATUS_TEXT = {
 
 # Codes any operation with a request body can answer (common.errors.PROMOTED_FIELD_CODES
 # surface as the top-level code when the matching field is present).
-BODY_ERRORS = [(400, "invalid_request"), (400, "parse_error"), (415, "unsupported_media_type")]
+BODY_ERRORS = [(400, "invalid_request"), (400, "parse_error"), (415, "unsupported_media_type"),
+               (400, BodyTooDeep.code), (BodyTooLarge.status_code, BodyTooLarge.code)]
+# The request guard in front of every view (common.edges): NUL or a lone surrogate in the path,
+# query or body.
+EDGE_ERRORS = [(400, InvalidCharacters.code)]
 # Codes every operation can answer are listed in settings.API_GLOBAL_ERRORS (the request
 # guard in front of the API), those of every staff operation in settings.API_STAFF_ERRORS.
 IDEMPOTENCY_ERRORS = [(400, "idempotency_key_required"), (409, "idempotency_key_in_progress"),
@@ -218,6 +223,7 @@ class AutoSchema(BaseAutoSchema):
             found.append((429, "throttled"))
         if self._is_idempotent():
             found += IDEMPOTENCY_ERRORS
+        found += EDGE_ERRORS
         found += _codes(getattr(settings, "API_GLOBAL_ERRORS", []))
         found += _codes(doc.get("errors", []))
         by_status: dict[int, list[str]] = defaultdict(list)
