@@ -40,6 +40,7 @@ test: install services e2e-deps
 
 lint: install
 	@.venv/bin/ruff check .
+	@.venv/bin/mypy
 	@.venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
 	@DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run -v 1
 	@DJANGO_SETTINGS_MODULE=config.settings.test LOG_LEVEL=WARNING $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null

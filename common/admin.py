@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -40,6 +40,13 @@ from common.denied import MissingPermission, require_perm
 from common.errors import DomainError
 
 from .models import IdempotencyRecord
+
+# The mixins go before admin.ModelAdmin in an admin's bases; the type checker sees them as
+# ModelAdmins so their super() calls and self.model/admin_site are known.
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin
+else:
+    _ModelAdmin = object
 
 
 class ReasonForm(forms.Form):
@@ -71,7 +78,7 @@ class TransitionButton:
     success_message: str = ""
 
 
-class TransitionButtonsMixin:
+class TransitionButtonsMixin(_ModelAdmin):
     transition_buttons: list[TransitionButton] = []
     change_form_template = "admin/backoffice/change_form_transitions.html"
     # The URL segment of the buttons: <pk>/<transition_path>/<name>/.
@@ -147,7 +154,7 @@ class TransitionButtonsMixin:
         return TemplateResponse(request, "admin/backoffice/transition_reason.html", context)
 
 
-class ReadOnlyAdminMixin:
+class ReadOnlyAdminMixin(_ModelAdmin):
     """Nobody adds, changes or deletes these rows in the admin, whatever their permissions.
 
     Bulk actions are removed too, unless the admin sets `service_actions = True` for actions

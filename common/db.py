@@ -2,6 +2,7 @@
 
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from django.db import connection, migrations, transaction
 
@@ -18,8 +19,8 @@ $$ LANGUAGE plpgsql;
 def append_only(*tables: str) -> migrations.RunSQL:
     """A RunSQL operation that refuses UPDATE and DELETE on each table (TRUNCATE stays
     possible for test teardown, and needs table ownership anyway)."""
-    forward = [_FUNCTION]
-    backward = []
+    forward: list[Any] = [_FUNCTION]
+    backward: list[Any] = []
     for table in tables:
         forward.append(
             f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "

@@ -18,7 +18,7 @@ _inherited: list[dict] = []
 
 
 def _forget_inherited_pools() -> None:
-    pools = DatabaseWrapper._connection_pools
+    pools = DatabaseWrapper._connection_pools  # type: ignore[attr-defined]  # private, no stub
     if pools:
         _inherited.append(dict(pools))
         pools.clear()

@@ -164,7 +164,7 @@ def edge_error_response(request: HttpRequest, exc: DomainError) -> HttpResponse:
     except Resolver404:
         match = None
     renderer = getattr(getattr(match, "func", None), "edge_error_renderer", None)
-    if renderer is not None:
+    if renderer is not None and match is not None:
         return renderer(request, exc, **match.kwargs)
     return JsonResponse(error_body(exc.code, exc.detail, **exc.extra), status=exc.status_code)
 

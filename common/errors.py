@@ -181,9 +181,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             body = error_body(code, "The request is invalid.", errors=errors)
         else:
             body = error_body(code, str(exc.detail))
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait))
-            body["retry_after_s"] = int(exc.wait)
+        # Throttled sets `wait` in __init__ (the stubs do not declare it).
+        wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+        if wait is not None:
+            headers["Retry-After"] = str(int(wait))
+            body["retry_after_s"] = int(wait)
         auth_header = getattr(exc, "auth_header", None)
         if auth_header:
             headers["WWW-Authenticate"] = auth_header

@@ -189,7 +189,7 @@ def idempotent(view_method):
                                       fingerprint=fingerprint)
         raise IdempotencyKeyInProgress()
 
-    wrapper.idempotent = True  # the OpenAPI schema documents the header (common.schema)
+    wrapper.idempotent = True  # type: ignore[attr-defined]  # the OpenAPI schema documents the header (common.schema)
     return wrapper
 
 

@@ -197,7 +197,7 @@ def pinned_lsn(player_id: int | None) -> int | None:
         raw = _pins().get(_pin_key(player_id))
     except Exception:  # noqa: BLE001 - Redis down: stay on the primary to be safe
         return UNKNOWN_LSN
-    return None if raw is None else int(raw)
+    return None if raw is None else int(raw)  # type: ignore[arg-type]  # sync client: bytes
 
 
 def _pin_key(player_id: int) -> str:

@@ -169,7 +169,7 @@ class AutoSchema(BaseAutoSchema):
     def get_summary(self):
         return self._doc().get("summary") or super().get_summary()
 
-    def get_description(self):
+    def get_description(self):  # type: ignore[override]  # drf-spectacular's signature
         # Only what is written for developers: the table, or extend_schema(description=...).
         # Internal docstrings stay in the code.
         # (extend_schema(description=...) overrides this method itself.)

@@ -271,6 +271,7 @@ def events_replay(*, since: datetime, until: datetime | None = None,
                         else:
                             result.duplicates += 1
                     else:
+                        assert send is not None  # the publisher's context when not inline
                         send(consumer=name, event_id=str(event_id))
                         result.published += 1
                 last_id = pk

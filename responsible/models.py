@@ -123,6 +123,7 @@ class Limit(FSMModelMixin, models.Model):
 
     @transition(field=status, source=LimitStatus.PENDING, target=LimitStatus.ACTIVE)
     def confirm_increase(self) -> None:
+        assert self.pending_amount is not None  # a pending increase carries its amount
         self.amount = self.pending_amount
         self._clear_pending()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -36,9 +37,9 @@ class GameRoundInline(admin.TabularInline):
     model = GameRound
     extra = 0
     can_delete = False
-    fields = ["client_round_id", "status", "stake_display", "card", "choice", "next_card",
-              "outcome", "payout_display", "opened_at", "resolved_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("client_round_id", "status", "stake_display", "card", "choice",
+                                "next_card", "outcome", "payout_display", "opened_at",
+                                "resolved_at")
     show_change_link = True
 
     def has_add_permission(self, request, obj=None):
@@ -110,7 +111,7 @@ class GameSessionAdmin(TransitionButtonsMixin, SimpleHistoryAdmin):
             "opts": self.model._meta,
             "queryset": queryset,
             "form": form,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/game_sessions/force_close.html", context)
 

@@ -255,7 +255,7 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
             return
         kind = content.get("type") if isinstance(content, dict) else None
         handler = {"heartbeat": self._heartbeat, "bet": self._bet, "guess": self._guess,
-                   "reality_check_ack": self._reality_check_ack}.get(kind)
+                   "reality_check_ack": self._reality_check_ack}.get(kind or "")
         if handler is None:
             await self._error(InvalidMessage(
                 "Send heartbeat, bet, guess or reality_check_ack messages."), content)

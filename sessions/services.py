@@ -58,7 +58,7 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 # Close codes of the session socket (DESIGN.md); 4004 is ours for a staff force-close.
-CLOSE_CODES = {
+CLOSE_CODES: dict[str, int] = {
     SessionStatus.SUPERSEDED: 4001,
     SessionStatus.EXPIRED: 4002,
     SessionStatus.CLOSED: 4004,

@@ -3,6 +3,8 @@ provider callbacks are evidence: read-only for everyone. Withdrawals change stat
 through the approve / reject buttons, which call wallet.services with the staff member and
 their reason."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django_fsm import can_proceed
@@ -55,8 +57,7 @@ class AccountAdmin(ReadOnlyModelAdmin):
 
 class EntryInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Entry
-    fields = ["id", "account", "currency", "amount", "balance_after", "hash"]
-    readonly_fields = fields
+    fields = readonly_fields = ("id", "account", "currency", "amount", "balance_after", "hash")
     extra = 0
     can_delete = False
 
@@ -102,7 +103,8 @@ class RefundForm(ReasonForm):
         try:
             return parse_amount(self.cleaned_data["amount"].strip(), self.obj.currency)
         except serializers.ValidationError as exc:
-            raise forms.ValidationError(exc.detail["amount"][0]) from None
+            detail: Any = exc.detail  # {"amount": [message]} from parse_amount
+            raise forms.ValidationError(detail["amount"][0]) from None
 
 
 def _request_refund(obj, actor, reason, now, data):

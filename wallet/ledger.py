@@ -182,7 +182,7 @@ def ledger_post(
             # str(): psycopg would store a TextChoices member by its *name*.
             [str(kind), dedupe_key, str(reference), str(external_reference),
              reverses.pk if reverses is not None else None, created_by_id, reason,
-             Jsonb(metadata)],
+             Jsonb(metadata)],  # type: ignore[list-item]  # psycopg adapts Jsonb
         )
         txn_id, created_at = cur.fetchone()
 

@@ -30,7 +30,7 @@ def sandbox_complete(*, reference: str, succeed: bool = True) -> CallbackResult:
         key = uuid.UUID(str(reference))
     except ValueError:
         raise NotFound("No such deposit or withdrawal.") from None
-    target = Deposit.objects.filter(pk=key, provider="sandbox").first()
+    target: Deposit | Withdrawal | None = Deposit.objects.filter(pk=key, provider="sandbox").first()
     if target is not None:
         event = "deposit.succeeded" if succeed else "deposit.failed"
     else:

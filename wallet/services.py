@@ -316,7 +316,8 @@ def _withdrawal_failed(withdrawal: Withdrawal, *, provider_transaction_id: str, 
 
 # --- provider callbacks -------------------------------------------------------------------
 
-WEBHOOK_EVENTS = {
+# The model is Any: the event names which of the three it is, and the dispatch below relies on it.
+WEBHOOK_EVENTS: dict[str, tuple[Any, str]] = {
     "deposit.succeeded": (Deposit, DepositStatus.PENDING),
     "deposit.failed": (Deposit, DepositStatus.PENDING),
     "withdrawal.paid": (Withdrawal, WithdrawalStatus.PROCESSING),

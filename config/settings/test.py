@@ -17,7 +17,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 # Servers the tests start serve static files from the apps, without a collectstatic run
 # (and without a STATIC_ROOT unless one is given).
 WHITENOISE_USE_FINDERS = True
-STATIC_ROOT = env_str("STATIC_ROOT", "") or None
+STATIC_ROOT = env_str("STATIC_ROOT", "") or None  # type: ignore[assignment]  # base: a Path
 
 # Development helpers (common.devtools) are on in tests; production never has them.
 DEV_TOOLS_ENABLED = True

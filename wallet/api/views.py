@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -39,7 +41,7 @@ class Money(serializers.Field):
         super().__init__(**kwargs)
 
     def to_representation(self, obj):
-        get = obj.get if isinstance(obj, dict) else lambda k: getattr(obj, k)
+        get: Callable[[str], Any] = obj.get if isinstance(obj, dict) else lambda k: getattr(obj, k)
         return format_amount(get(self.amount_attr), get("currency"))
 
 
