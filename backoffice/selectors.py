@@ -20,6 +20,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from betting.models import Bet, BetStatus
+from bonuses.selectors import bonus_rows
 from common.display import money, odds, person
 from kyc.models import AMLProfile, AMLStatus, KYCApplication, KYCStatus
 from responsible import selectors as rg_selectors
@@ -194,8 +195,18 @@ def player_summary(*, player: User, viewer) -> dict:
         player=player, status=AdjustmentStatus.PROPOSED).count()
     if pending_adjustments:
         flags.append(Flag("info", f"{pending_adjustments} manual adjustment(s) awaiting approval."))
+    bonuses = [
+        {"bonus": row["bonus"], "campaign": row["campaign"],
+         "amount": money(row["bonus"].amount, row["bonus"].currency),
+         "balance": money(row["balance"], row["bonus"].currency),
+         "wagered": money(row["bonus"].wagered, row["bonus"].currency),
+         "required": money(row["bonus"].wagering_required, row["bonus"].currency),
+         "progress": row["progress_percent"], "url": admin_change_url(row["bonus"])}
+        for row in bonus_rows(player_id=player.pk)[:OPEN_ROWS]
+    ]
     return {
         "balances": balances,
+        "bonuses": bonuses,
         "kyc": kyc,
         "kyc_url": admin_change_url(kyc),
         "aml_status": aml_status,
@@ -268,6 +279,8 @@ SOURCE_LABELS = {
     "responsible.limit": "limit",
     "responsible.exclusion": "exclusion",
     "responsible.profile": "responsible gambling",
+    "bonuses.playerbonus": "bonus",
+    "bonuses.campaign": "campaign",
 }
 # Amount columns per history source: (amount field, label) in the order they matter.
 _AMOUNT_FIELDS = ("amount", "stake")

@@ -5,6 +5,7 @@ import io
 import pytest
 from django.core.management import call_command
 
+from bonuses.models import Campaign, PlayerBonus
 from users.models import User
 from wallet.models import Account, Entry, Transaction
 
@@ -25,3 +26,7 @@ def test_seed_demo_twice_changes_nothing():
     assert _counts() == after_first
     assert "alice / demo-password-123" in first.getvalue()
     assert Account.objects.get(owner__username="alice", kind="cash", currency="USD").balance == 100_000
+    # A campaign and alice's granted bonus, so the admin shows them on first run.
+    assert Campaign.objects.count() == 2
+    assert PlayerBonus.objects.get(player__username="alice").status == "granted"
+    assert Account.objects.get(owner__username="alice", kind="bonus", currency="EUR").balance == 1_000

@@ -6,7 +6,7 @@ from importlib import import_module
 from django.apps import apps
 from django.core.management.base import BaseCommand
 
-ORDER = ["users", "wallet", "betting", "kyc", "game_sessions", "reconciliation", "backoffice"]
+ORDER = ["users", "wallet", "bonuses", "betting", "kyc", "game_sessions", "reconciliation", "backoffice"]
 
 
 class Command(BaseCommand):
