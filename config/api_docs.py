@@ -261,7 +261,7 @@ OPERATIONS: dict[str, dict] = {
                        "it another officer approves. Never more than is left of the deposit.",
         "errors": [*AMOUNT, (400, "reason_required"), (400, "currency_mismatch"),
                    DepositNotRefundable, RefundExceedsDeposit, InsufficientFunds,
-                   AmountBelowFee],
+                   AmountBelowFee, (404, "not_found")],
     },
     "GET /api/v1/backoffice/refunds/{refund_id}/": {"summary": "One refund (payments)"},
     "POST /api/v1/backoffice/refunds/{refund_id}/approve/": {

@@ -200,7 +200,8 @@ class KYCApplicationAdmin(TransitionButtonsMixin, ComplianceOnlyAdmin):
     def history_table(self, app: KYCApplication):
         rows = kyc_application_history(application=app)
         return format_html(
-            "<table><tr><th>at</th><th>status</th><th>by</th><th>reason</th></tr>{}</table>",
+            '<table class="bo-history"><tr><th>at</th><th>status</th><th>by</th><th>reason</th>'
+            "</tr>{}</table>",
             format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                              ((r["at"].strftime("%Y-%m-%d %H:%M:%S"), r["status"],
                                r["by"] or "-", r["reason"]) for r in rows)),

@@ -71,6 +71,7 @@ class KYCApplication(models.Model):
     history = HistoricalRecords(bases=[FSMHistoryBase])
 
     class Meta:
+        verbose_name = "KYC application"
         ordering = ["submitted_at", "created_at"]
         constraints = [
             models.UniqueConstraint(
@@ -145,6 +146,7 @@ class KYCDocument(models.Model):
     uploaded_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = "KYC document"
         ordering = ["uploaded_at", "kind"]
         constraints = [
             models.CheckConstraint(condition=Q(size__gt=0), name="kyc_document_size_positive"),

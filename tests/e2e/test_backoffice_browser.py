@@ -26,6 +26,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from backoffice.models import AuditExport, PlayerNote
 from backoffice.roles import roles_sync
+from kyc.models import KYCApplication, KYCStatus
 from sessions.models import GameSession
 from sessions.services import game_round_bet, game_session_start
 from tests.e2e.browser import AssetWatch, launch, screenshot_dir, start_web
@@ -174,8 +175,27 @@ def test_support_agent_finds_player_reads_summary_notes_and_force_closes(web, re
     assert note.author == support and "ticket 314" in note.body
 
 
-def test_compliance_officer_downloads_an_export_whose_checksum_matches(web, request):
+def _kyc_application(player) -> KYCApplication:
+    """A submitted application with its documents and identity, through the player API."""
+    from rest_framework.test import APIClient
+
+    from tests.kyc.conftest import good_documents
+
+    api = APIClient()
+    api.force_authenticate(player)
+    res = api.post("/api/v1/kyc/applications/", {
+        **good_documents(), "full_name": "Alice Example", "date_of_birth": "1990-04-01",
+        "address": "1 High Street, Leeds", "country": "GB"},
+        format="multipart", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
+    assert res.status_code == 201, res.content
+    return KYCApplication.objects.get(pk=res.json()["application_id"])
+
+
+def test_compliance_officer_approves_kyc_from_the_queue_and_downloads_a_matching_export(
+        web, request):
+    # Documents land in PRIVATE_MEDIA_ROOT, which this process and the web tier share.
     player = make_player(funds={"USD": 1_000})
+    application = _kyc_application(player)
     compliance = make_staff("compliance_officer")
     device = TOTPDevice.objects.create(user=compliance, name="phone", confirmed=True)
     with sync_playwright() as p:
@@ -184,6 +204,26 @@ def test_compliance_officer_downloads_an_export_whose_checksum_matches(web, requ
             tab = Browser(browser, web, screenshot_dir(request), "compliance", downloads=True)
             page = tab.page
             tab.log_in(compliance, device)
+
+            # The queue opens on what waits for a decision, with its age.
+            page.click("#nav-sidebar-apps >> text=KYC queue")
+            row = page.locator(f"#result_list tr:has-text('{application.pk}')")
+            expect(row).to_contain_text("0d 0h")
+            tab.check("kyc-queue")
+            row.locator("a").first.click()
+            # Identity fields beside the documents.
+            expect(page.locator("body")).to_contain_text("Alice Example")
+            expect(page.locator("body")).to_contain_text("1 High Street, Leeds")
+            expect(page.locator("a.bo-zoom img").first).to_be_visible()
+            tab.check("kyc-application")
+            page.click("a[data-transition=start-review]")
+            page.click("input[name=_confirm]")
+            expect(page.locator("ul.messagelist li.success")).to_be_visible()
+            page.click("a[data-transition=approve]")
+            page.fill("textarea[name=reason]", "documents match the declared identity")
+            page.click("input[name=_confirm]")
+            expect(page.locator("ul.messagelist li.success")).to_be_visible()
+            tab.check("kyc-approved")
             page.click("#nav-sidebar-apps >> text=Export the audit trail")
             page.fill("#id_player", player.username)
             page.select_option("#id_format", "jsonl")
@@ -204,6 +244,8 @@ def test_compliance_officer_downloads_an_export_whose_checksum_matches(web, requ
         finally:
             browser.close()
 
+    application = KYCApplication.objects.get(pk=application.pk)
+    assert application.status == KYCStatus.APPROVED and application.reviewer == compliance
     assert export.requested_by == compliance and export.reason == "regulator request R-77"
     assert export.sha256 == hashlib.sha256(data).hexdigest()
     rows = [json.loads(line) for line in data.decode().splitlines()]
