@@ -44,9 +44,9 @@ from .models import IdempotencyRecord
 # The mixins go before admin.ModelAdmin in an admin's bases; the type checker sees them as
 # ModelAdmins so their super() calls and self.model/admin_site are known.
 if TYPE_CHECKING:
-    _ModelAdmin = admin.ModelAdmin
+    AdminMixinBase = admin.ModelAdmin
 else:
-    _ModelAdmin = object
+    AdminMixinBase = object
 
 
 class ReasonForm(forms.Form):
@@ -78,7 +78,7 @@ class TransitionButton:
     success_message: str = ""
 
 
-class TransitionButtonsMixin(_ModelAdmin):
+class TransitionButtonsMixin(AdminMixinBase):
     transition_buttons: list[TransitionButton] = []
     change_form_template = "admin/backoffice/change_form_transitions.html"
     # The URL segment of the buttons: <pk>/<transition_path>/<name>/.
@@ -154,7 +154,7 @@ class TransitionButtonsMixin(_ModelAdmin):
         return TemplateResponse(request, "admin/backoffice/transition_reason.html", context)
 
 
-class ReadOnlyAdminMixin(_ModelAdmin):
+class ReadOnlyAdminMixin(AdminMixinBase):
     """Nobody adds, changes or deletes these rows in the admin, whatever their permissions.
 
     Bulk actions are removed too, unless the admin sets `service_actions = True` for actions

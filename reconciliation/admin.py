@@ -10,6 +10,7 @@ from datetime import UTC, datetime, time
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
@@ -18,7 +19,7 @@ from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from casino.policy import provider_names as casino_provider_names
-from common.admin import ReadOnlyAdminMixin
+from common.admin import AdminMixinBase, ReadOnlyAdminMixin
 from common.errors import DomainError
 from users.roles import COMPLIANCE, PAYMENTS, user_has_role
 from wallet.models import PaymentProvider
@@ -103,7 +104,7 @@ class DiscrepancyAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
         return render(request, "admin/reconciliation/resolve.html", {
             **self.admin_site.each_context(request), "title": "Resolve discrepancies",
             "form": form, "queryset": queryset, "opts": self.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         })
 
 
@@ -115,7 +116,7 @@ class AlertAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ("name", "detail")
 
 
-class LagWarningMixin:
+class LagWarningMixin(AdminMixinBase):
     consumer = ""
 
     def changelist_view(self, request, extra_context=None):
@@ -156,7 +157,7 @@ class ProviderReportUploadForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Game providers' daily transaction reports too (docs/seamless-wallet.md).
-        self.fields["provider"].choices = PaymentProvider.choices + [
+        self.fields["provider"].choices = PaymentProvider.choices + [  # type: ignore[attr-defined]
             (f"{CASINO_PREFIX}{name}", f"casino: {name}") for name in casino_provider_names()]
 
 

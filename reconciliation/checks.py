@@ -250,8 +250,8 @@ def _reserved_source_sql() -> tuple[list[str], list]:
     for model, amount_field, statuses in RESERVED_SOURCES:
         meta = model._meta
         table = connection.ops.quote_name(meta.db_table)
-        player = meta.get_field("player").column
-        amount = meta.get_field(amount_field).column
+        player = meta.get_field("player").column  # type: ignore[union-attr]  # concrete fields
+        amount = meta.get_field(amount_field).column  # type: ignore[union-attr]
         parts.append(f"SELECT {player} AS player_id, currency, {amount} AS amount, "
                      f"'{meta.label_lower}' AS source FROM {table} WHERE status = ANY(%s)")
         params.append(statuses)

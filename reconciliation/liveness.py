@@ -197,7 +197,7 @@ def _worker_heartbeat_start(sender=None, **_kwargs) -> None:
     hostname = sender.hostname
 
     def stamp() -> None:
-        _redis().hset(WORKERS_KEY, hostname, time.time())
+        _redis().hset(WORKERS_KEY, hostname, time.time())  # type: ignore[arg-type]  # floats go
 
     ticker = _Ticker("celery-worker-heartbeat", settings.CELERY_HEARTBEAT_INTERVAL_S, stamp)
     _worker_tickers[hostname] = ticker
@@ -207,6 +207,8 @@ def _worker_heartbeat_start(sender=None, **_kwargs) -> None:
 @worker_shutdown.connect
 def _worker_heartbeat_stop(sender=None, **_kwargs) -> None:
     hostname = getattr(sender, "hostname", None)
+    if not hostname:
+        return
     ticker = _worker_tickers.pop(hostname, None)
     if ticker is None:
         return

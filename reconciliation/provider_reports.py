@@ -14,6 +14,7 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -79,7 +80,7 @@ def parse_report(raw: bytes) -> list[ReportLine]:
 
 def _message(exc: Exception) -> str:
     if isinstance(exc, DRFValidationError):
-        detail = exc.detail
+        detail: Any = exc.detail
         while isinstance(detail, dict | list) and detail:
             detail = next(iter(detail.values())) if isinstance(detail, dict) else detail[0]
         return str(detail)
