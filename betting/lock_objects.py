@@ -3,7 +3,9 @@
 Bet placement share-locks the selections it prices (and their markets): many bets on one
 selection proceed together, while an odds update or a suspension (which take FOR UPDATE /
 UPDATE on the same rows) waits for the bets in flight, and a bet waits for a price change
-in flight and then reads the committed new price. Settlement locks one bet at a time.
+in flight and then reads the committed new price. Settlement locks a batch of bets in id
+order (two runs over overlapping batches wait for each other, never deadlock), then the
+players' usage rows in player order, then their accounts in id order.
 """
 
 from __future__ import annotations
@@ -68,3 +70,29 @@ def market_lock(market_id: int) -> Market | None:
 
 def bet_lock(bet_id) -> Bet | None:
     return Bet.objects.select_for_update().filter(pk=bet_id).first()
+
+
+@dataclass
+class LockedBet:
+    id: object
+    player_id: int
+    currency: str
+    stake: int
+    status: str
+    payout: int | None
+    settle_seq: int
+    settle_transaction_id: int | None
+    created_at: object
+
+
+_BETS_LOCK_SQL = """
+SELECT id, player_id, currency, stake, status, payout, settle_seq, settle_transaction_id, created_at
+  FROM betting_bet WHERE id = ANY(%s::uuid[]) ORDER BY id FOR UPDATE
+"""
+
+
+def bets_lock(bet_ids: Sequence) -> list[LockedBet]:
+    """FOR UPDATE a batch of bets in id order; returns those that exist, in id order."""
+    with connection.cursor() as cur:
+        cur.execute(_BETS_LOCK_SQL, ["{" + ",".join(str(b) for b in bet_ids) + "}"])
+        return [LockedBet(*row) for row in cur.fetchall()]

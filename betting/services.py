@@ -9,27 +9,40 @@ selection's current price.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 from django_fsm import can_proceed
 
 from bonuses.models import Product
+from bonuses.selectors import bonus_tracked_references
 from bonuses.services import stake_hold, stake_settle
-from common.db import service_atomic
+from common.db import json_rows, json_rows_sql, pg_array, service_atomic
 from common.gates import Operation, gates_check
 from common.history import save_with_history
 from common.hooks import hooks_run
 from common.money import format_amount
 from common.tasks import enqueue_on_commit
-from events.services import emit
+from events.services import EventSpec, emit, emit_many
 from wallet.errors import InsufficientFunds
-from wallet.ledger import ledger_reverse
-from wallet.models import TransactionKind
+from wallet.ledger import (
+    PlayerAccountRefs,
+    PostingRequest,
+    ledger_post_batch,
+    ledger_reverse,
+    ledger_transaction_ids,
+    posting_account_refs,
+    release_hold_postings,
+    reversal_postings,
+    settle_hold_postings,
+    system_account,
+)
+from wallet.models import Account, AccountKind, TransactionKind
 
 from .errors import (
     InvalidLegs,
@@ -43,7 +56,14 @@ from .errors import (
     SelectionNotFound,
     StakeOutOfRange,
 )
-from .lock_objects import bet_lock, market_lock, selection_lock, selections_share_lock
+from .lock_objects import (
+    LockedBet,
+    bet_lock,
+    bets_lock,
+    market_lock,
+    selection_lock,
+    selections_share_lock,
+)
 from .models import (
     RESULTED_MARKET_STATUSES,
     Bet,
@@ -456,6 +476,206 @@ def _bet_settle_locked(*, bet_id, market_id: int, now) -> str:
 
 
 @dataclass
+class _BetPlan:
+    bet: LockedBet
+    legs: list[tuple[int, str]]  # (leg id, new result) of the legs on this market
+    result: str
+    outcome: str | None = None
+    payout: int | None = None
+    requests: list[PostingRequest] = field(default_factory=list)
+    stake_return: dict | None = None
+
+
+def _plan(bet: LockedBet, legs: list[tuple], market: Market, accounts: PlayerAccountRefs,
+          house: Account) -> _BetPlan | None:
+    """What applying the market's current result does to one locked bet (pure)."""
+    version = market.settlement_version
+    touched = [(leg_id, market.leg_result_for(selection_id))
+               for leg_id, leg_market_id, selection_id, _, _, settled_version in legs
+               if leg_market_id == market.pk and settled_version < version]
+    if not touched:
+        return None
+    new_results = dict(touched)
+    outcome, payout = bet_outcome(stake=bet.stake, legs=[
+        (new_results.get(leg_id, result), odds) for leg_id, _, _, odds, result, _ in legs])
+    if outcome is None:
+        return _BetPlan(bet=bet, legs=touched, result=SettleResult.PENDING)
+    if bet.status == BetStatus.OPEN:
+        plan = _BetPlan(bet=bet, legs=touched, result=SettleResult.SETTLED, outcome=outcome,
+                        payout=payout)
+        returned, void = payout, outcome == BetStatus.VOID
+    elif bet.status == outcome and bet.payout == payout:
+        return _BetPlan(bet=bet, legs=touched, result=SettleResult.UNCHANGED)
+    else:
+        plan = _BetPlan(bet=bet, legs=touched, result=SettleResult.RESETTLED, outcome=outcome,
+                        payout=payout)
+        # A resettlement passes the change of payout; it is never counted as a void.
+        returned, void = payout - (bet.payout or 0), False
+    # What came back lowers the player's net loss; a void takes the stake out of the limit
+    # counters. Run through STAKE_RETURN_BATCH_HOOKS; never refuses.
+    plan.stake_return = {"player_id": bet.player_id, "currency": bet.currency, "stake": bet.stake,
+                         "payout": returned, "staked_at": bet.created_at, "void": void}
+    seq = bet.settle_seq + 1
+    reference = f"bet:{bet.id}"
+    if outcome == BetStatus.VOID:
+        postings = release_hold_postings(accounts=accounts, amount=bet.stake)
+    else:
+        postings = settle_hold_postings(accounts=accounts, stake=bet.stake, payout=payout,
+                                        house=house)
+    plan.requests.append(PostingRequest(kind=TransactionKind.BET_SETTLE, postings=postings,
+                                        dedupe_key=f"bet:{bet.id}:settle:{seq}",
+                                        reference=reference))
+    return plan
+
+
+def bets_settle_for_market(*, bet_ids: Sequence, market_id: int, now
+                           ) -> tuple[dict[str, int], list]:
+    """Apply a market's current result to a batch of bets in one transaction, set-based (a
+    constant number of statements whatever the batch size). Returns counts per SettleResult.
+
+    Per bet exactly what settling it alone does: the legs on this market take the result;
+    when every leg is resulted the bet is settled (or resettled: its settlement reversed,
+    `bet:<id>:settle:<n>:reverse`, and the new one posted, `bet:<id>:settle:<n>`), with its
+    history row and its `bet.settled` / `bet.resettled` event. A clawback the player's cash
+    cannot cover leaves that bet as it was (`blocked`, logged) and settles the others.
+    Bets whose stake a bonus tracks are left out and returned, for the caller to settle one
+    by one (bet_settle_for_market: their returns split between cash and bonus). Returns
+    (counts, those bet ids). Raises IntegrityError when a settlement's dedupe key exists
+    already (nothing written: the caller settles the bets one by one, skipping that one).
+    """
+    counts: dict[str, int] = {}
+    with service_atomic():
+        locked = bets_lock(bet_ids)
+        counts[SettleResult.SKIPPED] = len(set(map(str, bet_ids))) - len(locked)
+        tracked = bonus_tracked_references(references=[f"bet:{b.id}" for b in locked])
+        one_by_one = [b.id for b in locked if f"bet:{b.id}" in tracked]
+        locked = [b for b in locked if f"bet:{b.id}" not in tracked]
+        # Read after taking the bet locks: the latest committed result of the market.
+        market = Market.objects.only("status", "winning_selection_ids", "settlement_version"
+                                     ).get(pk=market_id)
+        if market.status not in RESULTED_MARKET_STATUSES:
+            counts[SettleResult.SKIPPED] += len(locked) + len(one_by_one)
+            return {k: v for k, v in counts.items() if v}, []
+        legs: dict = defaultdict(list)
+        with connection.cursor() as cur:
+            cur.execute(_BET_LEGS_SQL, [pg_array(b.id for b in locked)])
+            for row in cur.fetchall():
+                legs[row[0]].append(row[1:])
+        reason = f"market {market_id} settlement v{market.settlement_version}"
+        accounts = posting_account_refs(keys={(b.player_id, b.currency) for b in locked})
+        houses = {c: system_account(AccountKind.HOUSE, c) for c in {b.currency for b in locked}}
+        plans = []
+        for bet in locked:
+            plan = _plan(bet, legs[bet.id], market, accounts[(bet.player_id, bet.currency)],
+                         houses[bet.currency])
+            if plan is None:
+                counts[SettleResult.SKIPPED] += 1
+            else:
+                plans.append(plan)
+        resettled = [p for p in plans if p.result == SettleResult.RESETTLED]
+        if resettled:
+            undo = reversal_postings(transaction_ids=[p.bet.settle_transaction_id for p in resettled])
+            for p in resettled:
+                p.requests.insert(0, PostingRequest(
+                    kind=TransactionKind.REVERSAL, postings=undo[p.bet.settle_transaction_id],
+                    dedupe_key=f"bet:{p.bet.id}:settle:{p.bet.settle_seq + 1}:reverse",
+                    reference=f"bet:{p.bet.id}", reverses_id=p.bet.settle_transaction_id,
+                    reason=f"resettlement of market {market_id} v{market.settlement_version}",
+                    metadata={"reverses": p.bet.settle_transaction_id}))
+
+        _apply_plans(plans, market=market, reason=reason, now=now)
+        for p in plans:
+            counts[p.result] = counts.get(p.result, 0) + 1
+    return {k: v for k, v in counts.items() if v}, one_by_one
+
+
+def _apply_plans(plans: list[_BetPlan], *, market: Market, reason: str, now) -> None:
+    """Write every plan: first the bets' own rows (legs, bets, history, events: the bets are
+    locked already), then the stake-return hooks (the players' usage rows) and the ledger
+    batch (their accounts), so the players' rows stay locked for the shortest time.
+
+    A refused clawback (the player's cash no longer covers a resettlement) marks its bet
+    blocked and the batch is written again without it: the savepoint undoes the attempt
+    (its bet rows and counters too), so a blocked bet changes nothing."""
+    while True:
+        live = [p for p in plans if p.result != SettleResult.BLOCKED]
+        requests = [r for p in live for r in p.requests]
+        owner = [p for p in live for _ in p.requests]
+        try:
+            with transaction.atomic():  # the savepoint a blocked clawback rolls back to
+                txn_ids = ledger_transaction_ids(len(requests))
+                # Each plan's settlement is its last request (after the reversal, if any).
+                settlement = {p.bet.id: txn_id for p, txn_id in zip(owner, txn_ids, strict=True)}
+                _write_bet_rows(live, settlement, market=market, reason=reason, now=now)
+                hooks_run("STAKE_RETURN_BATCH_HOOKS", now=now,
+                          returns=[p.stake_return for p in live if p.stake_return])
+                ledger_post_batch(requests, transaction_ids=txn_ids)
+            return
+        except InsufficientFunds as exc:
+            blocked = owner[exc.request_index]  # type: ignore[attr-defined]
+            blocked.result = SettleResult.BLOCKED
+            logger.warning("bet resettlement blocked: player cash cannot cover the clawback",
+                           extra={"bet_id": str(blocked.bet.id), "market_id": market.pk})
+
+
+_BET_LEGS_SQL = """
+SELECT bet_id, id, market_id, selection_id, accepted_odds, result, settled_version
+  FROM betting_betleg WHERE bet_id = ANY(%s::uuid[]) ORDER BY bet_id, id
+"""
+_BET_SETTLE_SQL = (
+    "UPDATE betting_bet AS b SET status = v.status, payout = v.payout, settle_seq = v.seq, "
+    "settle_transaction_id = v.txn, settled_at = %s FROM "
+    + json_rows_sql(("id", "uuid"), ("status", "varchar"), ("payout", "bigint"), ("seq", "int"),
+                    ("txn", "bigint")) + " AS v WHERE b.id = v.id"
+)
+_LEGS_SETTLE_SQL = (
+    "UPDATE betting_betleg AS l SET result = v.result, settled_version = %s FROM "
+    + json_rows_sql(("id", "bigint"), ("result", "varchar")) + " AS v WHERE l.id = v.id"
+)
+
+
+def _bet_history_sql() -> str:
+    # The row django-simple-history writes on bet.save(), for every bet of the batch.
+    columns = [f.column for f in Bet._meta.concrete_fields]
+    cols = ", ".join(columns)
+    return (f"INSERT INTO {Bet.history.model._meta.db_table} ({cols}, history_date, "
+            f"history_change_reason, history_type, history_user_id) "
+            f"SELECT {cols}, %s, %s, '~', NULL FROM betting_bet WHERE id = ANY(%s::uuid[]) "
+            "ORDER BY id")
+
+
+def _write_bet_rows(plans: list[_BetPlan], settlement: dict, *, market: Market, reason: str,
+                    now) -> None:
+    """Legs, bets, bet history and events of the plans: one statement each."""
+    with connection.cursor() as cur:
+        leg_rows = [list(leg) for p in plans for leg in p.legs]
+        if leg_rows:
+            cur.execute(_LEGS_SETTLE_SQL, [market.settlement_version, json_rows(leg_rows)])
+        settled = [p for p in plans if p.outcome is not None]
+        if not settled:
+            return
+        cur.execute(_BET_SETTLE_SQL, [now, json_rows([
+            [p.bet.id, p.outcome, p.payout, p.bet.settle_seq + 1, settlement[p.bet.id]]
+            for p in settled])])
+        cur.execute(_bet_history_sql(), [now, reason, pg_array(p.bet.id for p in settled)])
+    events = []
+    for p in settled:
+        bet = p.bet
+        payload = {"bet_id": str(bet.id), "player_id": bet.player_id, "currency": bet.currency,
+                   "stake": bet.stake}
+        if p.result == SettleResult.SETTLED:
+            topic = "bet.settled"
+            payload["payout"] = p.payout
+        else:
+            topic = "bet.resettled"
+            payload["payout_delta"] = p.payout - (bet.payout or 0)
+        payload.update(outcome=p.outcome, occurred_at=now.isoformat())
+        events.append(EventSpec(topic=topic, aggregate_type="bet", aggregate_id=bet.id,
+                                payload=payload))
+    emit_many(events)
+
+
+@dataclass
 class SettlementReport:
     market_id: int
     settlement_version: int
@@ -501,13 +721,27 @@ SELECT m.id FROM betting_market m
 def market_settlement_process(*, market_id: int, now, bet_ids: Sequence | None = None
                               ) -> SettlementReport:
     """Settle the bets of a resulted market not yet at its current result (or only `bet_ids`),
-    one bet per transaction. Safe to run twice or concurrently: finished bets are skipped."""
+    BETTING_SETTLEMENT_BATCH bets per transaction. Safe to run twice or concurrently:
+    finished bets are skipped, and a batch that meets a settlement posted already (its
+    dedupe key) is settled again bet by bet."""
     market = Market.objects.filter(pk=market_id).first()
     version = market.settlement_version if market else 0
     report = SettlementReport(market_id=market_id, settlement_version=version)
     if bet_ids is None:
         bet_ids = market_unsettled_bet_ids(market_id=market_id)
-    for bet_id in bet_ids:
-        result = bet_settle_for_market(bet_id=bet_id, market_id=market_id, now=now)
-        report.counts[result] = report.counts.get(result, 0) + 1
+    size = settings.BETTING_SETTLEMENT_BATCH
+    for start in range(0, len(bet_ids), size):
+        batch = bet_ids[start:start + size]
+        try:
+            counts, one_by_one = bets_settle_for_market(bet_ids=batch, market_id=market_id,
+                                                        now=now)
+        except IntegrityError as exc:
+            if "dedupe_key" not in str(exc):
+                raise
+            counts, one_by_one = {}, batch
+        for bet_id in one_by_one:
+            result = bet_settle_for_market(bet_id=bet_id, market_id=market_id, now=now)
+            counts[result] = counts.get(result, 0) + 1
+        for result, n in counts.items():
+            report.counts[result] = report.counts.get(result, 0) + n
     return report

@@ -41,3 +41,10 @@ def campaign_list() -> QuerySet[Campaign]:
 
 def bonus_stakes(*, bonus_id) -> QuerySet[BonusStake]:
     return BonusStake.objects.filter(player_bonus_id=bonus_id).order_by("created_at")
+
+
+def bonus_tracked_references(*, references: list[str]) -> set[str]:
+    """Those of `references` ("bet:<id>", ...) whose stake a bonus tracks (placed while the
+    player had an open bonus): their settlement goes through bonuses.services.stake_settle."""
+    return set(BonusStake.objects.filter(reference__in=references)
+               .values_list("reference", flat=True))

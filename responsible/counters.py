@@ -18,6 +18,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection
 
+from common.db import json_rows, json_rows_sql
+
 from .models import LimitPeriod
 
 PERIODS = (LimitPeriod.DAY, LimitPeriod.WEEK, LimitPeriod.MONTH)
@@ -158,3 +160,97 @@ def usage_return(*, player_id: int, currency: str, now: datetime, original_at: d
         cur.execute(_UPSERT, _params(player_id=player_id, currency=currency, now=now,
                                      add=add or {}, sub=sub))
 
+
+
+@dataclass(frozen=True)
+class UsageReturn:
+    """One operation's money coming back: the arguments of `usage_return`."""
+
+    player_id: int
+    currency: str
+    original_at: datetime | None
+    add: dict[str, int]
+    refund: dict[str, int]
+
+
+def _many_expr(metric: str, period: str) -> str:
+    col = f"{metric}_{period}"
+    current = f"CASE WHEN u.{period}_start = %(start_{period})s THEN u.{col} ELSE 0 END"
+    expr = f"{current} + v.add_{metric} - v.sub_{col}"
+    if metric in _CLAMPED:
+        expr = f"GREATEST({expr}, 0)"
+    return f"{col} = {expr}"
+
+
+_MANY_NAMES = [f"add_{m}" for m in METRICS] + [f"sub_{c}" for c in _COLUMNS]
+_MANY_VALUES = json_rows_sql(("player_id", "bigint"), ("currency", "varchar"),
+                             *((name, "bigint") for name in _MANY_NAMES)) + " AS v"
+_MANY_KEYS = json_rows_sql(("player_id", "bigint"), ("currency", "varchar")) + " AS v"
+# A missing row starts at zero in the current periods; the UPDATE then adds everything.
+_MANY_INSERT = (
+    "INSERT INTO responsible_usage (player_id, currency, day_start, week_start, month_start, "
+    + ", ".join(_COLUMNS) + ") SELECT v.player_id, v.currency, %(start_day)s, %(start_week)s, "
+    "%(start_month)s, " + ", ".join("0" for _ in _COLUMNS)
+    + " FROM " + _MANY_KEYS.replace("%s", "%(keys)s") + " ORDER BY v.player_id, v.currency "
+    "ON CONFLICT (player_id, currency) DO NOTHING RETURNING player_id, currency"
+)
+_MANY_LOCK = (
+    "SELECT 1 FROM responsible_usage u JOIN " + _MANY_KEYS.replace("%s", "%(keys)s")
+    + " ON u.player_id = v.player_id AND u.currency = v.currency "
+    "ORDER BY u.player_id, u.currency FOR UPDATE OF u"
+)
+# What the ON CONFLICT branch of _UPSERT does, for every row at once.
+_MANY_UPDATE = (
+    "UPDATE responsible_usage AS u SET "
+    + ", ".join(_many_expr(m, p) for m in METRICS for p in PERIODS)
+    + ", day_start = %(start_day)s, week_start = %(start_week)s, month_start = %(start_month)s "
+    "FROM " + _MANY_VALUES.replace("%s", "%(rows)s")
+    + " WHERE u.player_id = v.player_id AND u.currency = v.currency"
+)
+
+
+def _subtractions(item: UsageReturn, current: dict[str, date]) -> dict[str, int]:
+    sub: dict[str, int] = {}
+    if item.refund and item.original_at is not None:
+        then = period_starts(item.original_at)
+        for metric, amount in item.refund.items():
+            for period in PERIODS:
+                if then[period] == current[period]:
+                    sub[f"sub_{metric}_{period}"] = amount
+    return sub
+
+
+def usage_return_many(*, returns: list[UsageReturn], now: datetime) -> None:
+    """`usage_return` for many operations, in order, in three statements (a batch
+    settlement): summed per player and currency, rows locked in (player, currency) order.
+    Exact for money coming back (additions to the unclamped net loss, refunds that only lower
+    counters): as with one call each, the operation that creates a player's row takes no
+    refund from it. Never refuses. Runs inside the caller's transaction."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("usage_return_many must run inside the money transaction")
+    current = period_starts(now)
+    per_key: dict[tuple[int, str], list[UsageReturn]] = {}
+    for item in returns:
+        per_key.setdefault((item.player_id, item.currency), []).append(item)
+    if not per_key:
+        return
+    keys = sorted(per_key)
+    params: dict = {"keys": json_rows([list(k) for k in keys]),
+                    **{f"start_{p}": current[p] for p in PERIODS}}
+    with connection.cursor() as cur:
+        cur.execute(_MANY_INSERT, params)
+        created = {(player_id, currency) for player_id, currency in cur.fetchall()}
+        rows = []
+        for key in keys:
+            row: dict[str, int] = {}
+            for i, item in enumerate(per_key[key]):
+                for metric, amount in item.add.items():
+                    row[f"add_{metric}"] = row.get(f"add_{metric}", 0) + amount
+                if i == 0 and key in created:
+                    continue  # the single path's INSERT branch: no refund on a new row
+                for name, amount in _subtractions(item, current).items():
+                    row[name] = row.get(name, 0) + amount
+            rows.append([*key, *(row.get(name, 0) for name in _MANY_NAMES)])
+        params["rows"] = json_rows(rows)
+        cur.execute(_MANY_LOCK, params)
+        cur.execute(_MANY_UPDATE, params)

@@ -27,7 +27,14 @@ from common.gates import GateContext, Operation
 from common.money import format_amount
 from sessions.models import GameSession
 
-from .counters import CheckedUsage, period_bounds, usage_add_and_check, usage_return
+from .counters import (
+    CheckedUsage,
+    UsageReturn,
+    period_bounds,
+    usage_add_and_check,
+    usage_return,
+    usage_return_many,
+)
 from .errors import (
     ExternallyExcluded,
     LimitExceeded,
@@ -108,6 +115,19 @@ def stake_returned(*, player_id: int, currency: str, stake: int, payout: int,
     elif payout:
         usage_return(player_id=player_id, currency=currency, now=now, original_at=None,
                      add={"loss": -payout})
+
+
+def stakes_returned(*, returns: list[dict], now: datetime) -> None:
+    """`stake_returned` for many resolved stakes at once (a batch settlement), each a dict of
+    its keyword arguments. Never refuses."""
+    usage_return_many(now=now, returns=[
+        UsageReturn(player_id=r["player_id"], currency=r["currency"], original_at=r["staked_at"],
+                    add={}, refund={"wager": r["stake"], "loss": r["stake"]})
+        if r.get("void") else
+        UsageReturn(player_id=r["player_id"], currency=r["currency"], original_at=None,
+                    add={"loss": -r["payout"]}, refund={})
+        for r in returns if r.get("void") or r["payout"]
+    ])
 
 
 def deposit_failed(*, player_id: int, currency: str, amount: int, requested_at: datetime,

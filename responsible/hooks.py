@@ -2,7 +2,7 @@
 so the wallet, the sportsbook, the game sessions and users never import this app. The gate
 proper is `responsible.gates.compliance_gate` (common.gates).
 
-`stake_returned` and `deposit_failed` run inside the caller's money transaction and never
+`stake_returned`, `stakes_returned` and `deposit_failed` run inside the caller's money transaction and never
 refuse; the others run before any transaction (they may call the external register).
 """
 
@@ -17,6 +17,10 @@ def stake_returned(*, player_id: int, currency: str, stake: int, payout: int, st
                    now: datetime, void: bool = False, **_) -> None:
     gates.stake_returned(player_id=player_id, currency=currency, stake=stake, payout=payout,
                          staked_at=staked_at, now=now, void=void)
+
+
+def stakes_returned(*, returns: list[dict], now: datetime, **_) -> None:
+    gates.stakes_returned(returns=returns, now=now)
 
 
 def deposit_failed(*, player_id: int, currency: str, amount: int, requested_at,

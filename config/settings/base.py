@@ -237,6 +237,7 @@ COMPLIANCE_ROW_LOCK = "kyc.lock_objects.compliance_row_lock"
 # settlement transaction, never refusing), and around registration and login.
 DEPOSIT_PRECHECKS: list[str] = []
 STAKE_RETURN_HOOKS: list[str] = []
+STAKE_RETURN_BATCH_HOOKS: list[str] = []  # the same, for a batch of settled stakes at once
 DEPOSIT_FAILED_HOOKS: list[str] = []
 DEPOSIT_CREDIT_HOOKS: list[str] = []
 WITHDRAWAL_REQUEST_HOOKS: list[str] = []
@@ -276,6 +277,8 @@ BETTING_MAX_ACCUMULATOR_LEGS = env_int("BETTING_MAX_ACCUMULATOR_LEGS", 10)
 BETTING_SETTLEMENT_TIME_LIMIT_S = env_int("BETTING_SETTLEMENT_TIME_LIMIT_S", 600)
 # Markets with more unsettled bets than this are settled by parallel chunk tasks.
 BETTING_SETTLEMENT_CHUNK = env_int("BETTING_SETTLEMENT_CHUNK", 500)
+# Bets settled per database transaction (set-based: a constant number of statements each).
+BETTING_SETTLEMENT_BATCH = env_int("BETTING_SETTLEMENT_BATCH", 250)
 # Re-drive: a resulted market with bets not at its result and no progress (no result, no
 # bet settled) for this long has lost its task; beat queues it again every interval.
 BETTING_SETTLEMENT_REDRIVE_AFTER_S = env_int("BETTING_SETTLEMENT_REDRIVE_AFTER_S", 60)
@@ -468,6 +471,7 @@ RG_SCHEMA_ENUMS = {
 DEPOSIT_PRECHECKS = [*DEPOSIT_PRECHECKS, "responsible.hooks.deposit_precheck"]
 COMPLIANCE_GATES = [*COMPLIANCE_GATES, "responsible.gates.compliance_gate"]
 STAKE_RETURN_HOOKS = [*STAKE_RETURN_HOOKS, "responsible.hooks.stake_returned"]
+STAKE_RETURN_BATCH_HOOKS = [*STAKE_RETURN_BATCH_HOOKS, "responsible.hooks.stakes_returned"]
 DEPOSIT_FAILED_HOOKS = [*DEPOSIT_FAILED_HOOKS, "responsible.hooks.deposit_failed"]
 USER_REGISTRATION_CHECKS = [*USER_REGISTRATION_CHECKS, "responsible.hooks.registration_check"]
 USER_REGISTERED_HOOKS = [*USER_REGISTERED_HOOKS, "responsible.hooks.registered"]

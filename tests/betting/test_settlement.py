@@ -162,7 +162,8 @@ def test_accumulator_with_a_losing_leg_loses(player):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_run_killed_midway_then_rerun_settles_every_bet_exactly_once(monkeypatch):
+def test_run_killed_midway_then_rerun_settles_every_bet_exactly_once(monkeypatch, settings):
+    settings.BETTING_SETTLEMENT_BATCH = 3  # two transactions of three bets
     market = make_market()
     home, away = selections_of(market)
     players = [make_player(funds={"USD": 5_000}) for _ in range(6)]
@@ -170,20 +171,22 @@ def test_run_killed_midway_then_rerun_settles_every_bet_exactly_once(monkeypatch
     services.market_settle(market_id=market.pk, winning_selection_ids=[home.pk], actor=None,
                            now=timezone.now())
 
-    real_emit, calls = services.emit, []
+    real_emit_many, calls = services.emit_many, []
 
-    def dying_emit(**kwargs):
-        # The worker dies inside the 4th bet's transaction, after its ledger posting.
-        calls.append(kwargs["topic"])
-        if len(calls) == 4:
+    def dying_emit_many(events):
+        # The worker dies inside the second batch's transaction, while it writes its bets.
+        calls.append(len(events))
+        if len(calls) == 2:
             raise SystemExit("worker killed")
-        return real_emit(**kwargs)
+        return real_emit_many(events)
 
-    monkeypatch.setattr(services, "emit", dying_emit)
+    monkeypatch.setattr(services, "emit_many", dying_emit_many)
     with pytest.raises(SystemExit):
         services.market_settlement_process(market_id=market.pk, now=timezone.now())
+    assert calls == [3, 3]
     assert Bet.objects.exclude(status="open").count() == 3
-    monkeypatch.setattr(services, "emit", real_emit)
+    assert Transaction.objects.filter(kind="bet_settle").count() == 3
+    monkeypatch.setattr(services, "emit_many", real_emit_many)
 
     report = services.market_settlement_process(market_id=market.pk, now=timezone.now())
     assert report.counts == {"settled": 3}

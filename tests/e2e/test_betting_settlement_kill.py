@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PLAYERS = 8
 BETS = 400
 LOCKED_AT = 150  # the worker stops at the 151st bet (in settlement order) with 150 settled
+BATCH = 50  # bets per settlement transaction: LOCKED_AT is the first bet of the fourth batch
 FUNDS = 200_000
 
 
@@ -102,7 +103,8 @@ def test_worker_child_killed_mid_settlement_redelivers_and_settles_each_bet_once
     redis.start()
     # One task settles the whole market (no chunk fan-out), so one kill hits one run.
     worker = start_worker(service_env(REDIS_URL=redis.url, CELERY_BROKER_URL=redis.url,
-                                      BETTING_SETTLEMENT_CHUNK=str(BETS * 10)), name="settlekill")
+                                      BETTING_SETTLEMENT_CHUNK=str(BETS * 10),
+                                      BETTING_SETTLEMENT_BATCH=str(BATCH)), name="settlekill")
     holder = None
     try:
         market = make_market([("Home", "3.200"), ("Away", "1.750")])

@@ -118,3 +118,48 @@ def ledger_reverse_for_test(txn, staff_id):
 
     return ledger_reverse(original=Transaction.objects.get(pk=txn.pk), created_by_id=staff_id,
                           reason="correction")
+
+
+def test_batch_posts_what_one_post_at_a_time_would():
+    from backoffice.chain import ledger_chain_verify
+    from wallet.ledger import PostingRequest, ledger_post_batch, posting_accounts
+
+    first, second = make_player(funds={"USD": 1_000}), make_player(funds={"USD": 1_000})
+    a, b = (posting_accounts(player_id=p.pk, currency="USD") for p in (first, second))
+    house = _house()
+    with transaction.atomic():
+        ids = ledger_post_batch([
+            PostingRequest(kind="bet_stake", dedupe_key="b1", reference="r1",
+                           postings=[Posting(a.cash, -300), Posting(a.reserved, 300)]),
+            PostingRequest(kind="bet_stake", dedupe_key="b2",
+                           postings=[Posting(b.cash, -500), Posting(b.reserved, 500)]),
+            PostingRequest(kind="bet_settle", dedupe_key="b3", metadata={"x": 1},
+                           postings=[Posting(a.reserved, -300), Posting(house, 300),
+                                     Posting(house, -900), Posting(a.cash, 900)]),
+        ])
+    assert [t.dedupe_key for t in Transaction.objects.filter(pk__in=ids).order_by("id")] == [
+        "b1", "b2", "b3"]
+    assert ids == sorted(ids)
+    assert Transaction.objects.get(pk=ids[2]).metadata == {"x": 1}
+    assert balances(first) == {"cash": 1_600, "reserved": 0, "bonus": 0}
+    assert balances(second) == {"cash": 500, "reserved": 500, "bonus": 0}
+    # Netted per account, one entry each: the house gets one entry of -600.
+    assert sorted(Entry.objects.filter(transaction_id=ids[2]).values_list("amount", flat=True)) == [
+        -600, -300, 900]
+    assert list(ledger_chain_verify()) == []
+
+
+def test_batch_overdraft_names_the_refused_request_and_writes_nothing():
+    from wallet.ledger import PostingRequest, ledger_post_batch, posting_accounts
+
+    player = make_player(funds={"USD": 1_000})
+    accts = posting_accounts(player_id=player.pk, currency="USD")
+    before = Transaction.objects.count()
+    hold = [Posting(accts.cash, -600), Posting(accts.reserved, 600)]
+    with pytest.raises(InsufficientFunds) as refused, transaction.atomic():
+        # Each is covered alone; the second is not, after the first.
+        ledger_post_batch([PostingRequest(kind="bet_stake", postings=hold),
+                           PostingRequest(kind="bet_stake", postings=hold)])
+    assert refused.value.request_index == 1
+    assert Transaction.objects.count() == before
+    assert balances(player) == {"cash": 1_000, "reserved": 0, "bonus": 0}
