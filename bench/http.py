@@ -47,7 +47,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-DB = "bench_http"
+DB = "bench_http" + os.environ.get("BENCH_DB_SUFFIX", "")
 PLAYERS = 50
 FUNDS = 10**12
 PASSWORD = "bench-password-123"
@@ -414,6 +414,8 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated subset of "
                         "healthz,wallets,bets,withdrawals,webhook (the target lines need the first three)")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--port", type=int, default=0,
+                        help="HTTP port (the WebSocket server takes the next one); default: free ports")
     args = parser.parse_args()
     levels = [int(c) for c in args.connections.split(",")]
     rows = [(label, name) for label, name in ROWS if not args.only or name in args.only.split(",")]
@@ -421,7 +423,7 @@ def main() -> None:
     wrk = ensure_wrk()
     url = bench_database(DB)
     work = Path(tempfile.mkdtemp(prefix="bench-http-"))
-    port = free_port()
+    port = args.port or free_port()
     base = f"http://127.0.0.1:{port}"
     proc = None
     try:
@@ -432,7 +434,7 @@ def main() -> None:
 
         connections.close_all()
         env = server_env(url, port, args.workers, args.settings)
-        env["WS_PORT"] = str(free_port())
+        env["WS_PORT"] = str(port + 1 if args.port else free_port())
         if args.web_server:
             env["WEB_SERVER"] = args.web_server
         proc = start_platform(env, port, work / "platform.log")

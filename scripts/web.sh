@@ -3,7 +3,8 @@
 # serves /static/ from inside the app in every settings mode.
 #
 # WEB_SERVER picks the serving stack (measured with bench/http.py, see docs/deploy.md):
-#   split   [default] gunicorn (WSGI, WEB_CONCURRENCY sync workers) serves HTTP on PORT: the
+#   split   [default] gunicorn (WSGI, WEB_CONCURRENCY sync workers, or gthread workers of
+#           WEB_THREADS threads each when WEB_THREADS > 1) serves HTTP on PORT: the
 #           API, admin and pages; uvicorn (Channels) serves only the WebSockets, on WS_PORT
 #           [PORT+1], and new game sessions' ws_url points there (WEBSOCKET_BASE_URL).
 #   asgi    uvicorn serves HTTP and WebSockets on PORT (the ASGI path is slower for HTTP).
@@ -33,8 +34,13 @@ case "$WEB_SERVER" in
       wait 2>/dev/null || true
     }
     trap cleanup INT TERM EXIT
+    if [ "${WEB_THREADS:-1}" -gt 1 ]; then
+      WORKER=(--worker-class gthread --threads "$WEB_THREADS")
+    else
+      WORKER=(--worker-class sync)
+    fi
     $BIN/gunicorn config.wsgi:application --bind "$HOST:$PORT" --workers "$WEB_CONCURRENCY" \
-      --worker-class sync --timeout 60 --log-level warning & pids+=($!)
+      "${WORKER[@]}" --timeout 60 --log-level warning & pids+=($!)
     $BIN/uvicorn config.asgi:application --host "$HOST" --port "$WS_PORT" --log-level warning \
       & pids+=($!)
     # Either server exiting stops the tier (and run.sh with it).
