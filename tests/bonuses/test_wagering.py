@@ -188,3 +188,25 @@ def test_without_a_bonus_stakes_and_wins_are_cash_only():
     settle(market, [home])
     assert balances(player) == {"cash": 2_000, "bonus": 0, "reserved": 0}
     assert BonusStake.objects.count() == 0
+
+
+def test_a_bonus_funded_bet_in_a_settlement_batch_still_splits_and_wagers(settings):
+    """The batch settles plain bets set-based and hands bonus-tracked ones to stake_settle."""
+    settings.BETTING_SETTLEMENT_BATCH = 100
+    plain_player, bonus_player = make_player(funds={"USD": 5_000}), make_player(funds={"USD": 500})
+    pb = grant(bonus_player, make_campaign(fixed_amount=2_000, wagering_multiple=5,
+                                           contribution_sportsbook=50))
+    market = make_market((("Home", "2.000"), ("Away", "1.800")))
+    home, _ = selections_of(market)
+    plain = place(plain_player, home, 1_000)
+    funded = place(bonus_player, home, 1_000)
+    betting.market_settle(market_id=market.pk, winning_selection_ids=[home.pk], actor=None,
+                          now=timezone.now())
+    report = betting.market_settlement_process(market_id=market.pk, now=timezone.now())
+    assert report.counts == {"settled": 2}
+    assert balances(plain_player) == {"cash": 6_000, "bonus": 0, "reserved": 0}
+    assert balances(bonus_player) == {"cash": 1_000, "bonus": 2_500, "reserved": 0}
+    assert fresh(pb).wagered == 500
+    assert [Bet.objects.get(pk=b.pk).status for b in (plain, funded)] == ["won", "won"]
+    assert "bonus_id" not in Transaction.objects.get(kind="bet_settle",
+                                                     reference=f"bet:{plain.pk}").metadata
