@@ -208,7 +208,7 @@ def ledger_post(
 
     # Net the postings per account so one account gets one entry per transaction.
     net: dict[int, int] = defaultdict(int)
-    accounts: dict[int, Account] = {}
+    accounts: dict[int, Account | AccountRef] = {}
     for p in postings:
         net[p.account.pk] += p.amount
         accounts[p.account.pk] = p.account
@@ -277,7 +277,7 @@ def ledger_post(
         transaction.on_commit(lambda: pin_to_primary(owners))
     # Keep callers' Account instances in step with what was written.
     for p in postings:
-        if p.account.pk in locked:
+        if p.account.pk in locked and isinstance(p.account, Account):
             p.account.balance, p.account.chain_head = locked[p.account.pk][0], locked[p.account.pk][1]
     txn = Transaction(
         pk=txn_id, kind=str(kind), dedupe_key=dedupe_key, reference=reference,
