@@ -43,6 +43,8 @@ PERMISSION_MAP: dict[str, dict[str, list]] = {
             ("responsible", "*", VIEW),
             ("bonuses", "*", VIEW),
             ("backoffice", "manualadjustment", ("view", "add")),
+            # Revoking a player's API tokens (their devices), with a reason.
+            ("users", "authtoken", ("view", "change")),
         ],
         "actions": ["view_player", "force_close_session", "propose_adjustment"],
     },

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 
 from .dbpool import install_fork_guard
+from .logging import install_credential_redaction
 
 
 class CommonConfig(AppConfig):
@@ -9,3 +10,4 @@ class CommonConfig(AppConfig):
 
     def ready(self) -> None:
         install_fork_guard()
+        install_credential_redaction()

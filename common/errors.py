@@ -115,7 +115,7 @@ _DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
     (exceptions.MethodNotAllowed, "method_not_allowed"),
     (exceptions.NotAcceptable, "not_acceptable"),
     (exceptions.UnsupportedMediaType, "unsupported_media_type"),
-    (exceptions.Throttled, "throttled"),
+    (exceptions.Throttled, "too_many_attempts"),
     (exceptions.ParseError, "parse_error"),
     (exceptions.ValidationError, "invalid_request"),
 ]
@@ -168,8 +168,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.PermissionDenied()
 
     if isinstance(exc, exceptions.APIException):
-        code = "error"
-        for klass, name in _DRF_CODES:
+        # A subclass may name its own stable code (users.errors: invalid_token, otp_required).
+        code = getattr(exc, "stable_code", None) or "error"
+        for klass, name in _DRF_CODES if code == "error" else ():
             if isinstance(exc, klass):
                 code = name
                 break

@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("backoffice.api.backoffice_urls")),
     path("", include("responsible.api.backoffice_urls")),
     path("", include("bonuses.api.backoffice_urls")),
+    path("", include("users.api.backoffice_urls")),
 ]

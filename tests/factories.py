@@ -54,3 +54,27 @@ def balances(user: User, currency: str = "USD") -> dict[str, int]:
 
     accts = player_accounts(player_id=user.pk, currency=currency)
     return {"cash": accts.cash.balance, "reserved": accts.reserved.balance, "bonus": accts.bonus.balance}
+
+
+def make_token(user: User, *, otp: bool = True) -> str:
+    """An API token key for `user`, as `POST /api/v1/auth/token/` issues it. A staff user
+    gets a confirmed TOTP device and a token that passed it (`otp=False`: a staff token that
+    skipped the second factor, which the API can no longer issue: for refusal tests)."""
+    from django.utils import timezone
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from users.models import AuthToken, TokenKind
+    from users.tokens import key_digest, token_create
+
+    if not user.is_staff:
+        return token_create(user=user, now=timezone.now(), label="test")[1]
+    device = (TOTPDevice.objects.filter(user=user, confirmed=True).first()
+              or TOTPDevice.objects.create(user=user, name="phone", confirmed=True))
+    token, key = token_create(user=user, now=timezone.now(), otp_device=device.persistent_id,
+                              label="test")
+    if not otp:
+        # Bypassing the CHECK constraint needs a different kind: a player-kind row of a
+        # staff user is what a token issued before the user became staff looks like.
+        AuthToken.objects.filter(pk=token.pk).update(kind=TokenKind.PLAYER, otp_device="")
+    assert AuthToken.objects.filter(digest=key_digest(key)).exists()
+    return key

@@ -27,3 +27,14 @@ class IsPayments(HasRole):
 
 class IsSupport(HasRole):
     roles = (SUPPORT,)
+
+
+class CanRevokeTokens(BasePermission):
+    """Staff whose role may log players out (users.change_authtoken: support agents)."""
+
+    message = "Your role does not allow this action."
+
+    def has_permission(self, request, view) -> bool:
+        u = request.user
+        return bool(u and u.is_authenticated and u.is_active and u.is_staff
+                    and u.has_perm("users.change_authtoken"))

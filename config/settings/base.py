@@ -28,7 +28,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -69,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "config.db_router.ReplicaReadsMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "users.middleware.StaffSessionLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -390,6 +390,9 @@ BACKOFFICE_EXPORT_CHUNK_SIZE = env_int("BACKOFFICE_EXPORT_CHUNK_SIZE", 2000)
 BACKOFFICE_REQUIRE_OTP = env_bool("BACKOFFICE_REQUIRE_OTP", True)
 # Largest manual adjustment (absolute, in the currency's major units) one proposal may carry.
 BACKOFFICE_ADJUSTMENT_MAX = env_str("BACKOFFICE_ADJUSTMENT_MAX", "10000")
+# TOTP secrets are shown only while a device is being added (enrolment), never afterwards:
+# no key, QR code or config URL on the device list and change pages.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Issuer shown in authenticator apps for staff TOTP devices.
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Operator backoffice")
 # The admin theme (django-unfold). The sidebar is built per request from the staff member's
@@ -519,6 +522,8 @@ REST_FRAMEWORK = {
         "register": env_str("REGISTER_THROTTLE_RATE", "20/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Throttles read the client address from common.netaddr, never from X-Forwarded-For.
+    "NUM_PROXIES": 0,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -559,10 +564,38 @@ CACHES = {
 }
 
 # --- security & staff login ---------------------------------------------------------------
+# --- credentials (issue 12; docs/auth.md) -------------------------------------------------
+# API tokens (users.tokens): a sliding idle limit from the last use and an absolute limit
+# from the login, per kind. Staff defaults are what a regulated operator's policy asks of a
+# privileged session (15 minutes idle, one 8-hour shift).
+AUTH_PLAYER_TOKEN_IDLE_S = env_int("AUTH_PLAYER_TOKEN_IDLE_S", 24 * 3600)
+AUTH_PLAYER_TOKEN_MAX_AGE_S = env_int("AUTH_PLAYER_TOKEN_MAX_AGE_S", 30 * 24 * 3600)
+AUTH_STAFF_TOKEN_IDLE_S = env_int("AUTH_STAFF_TOKEN_IDLE_S", 15 * 60)
+AUTH_STAFF_TOKEN_MAX_AGE_S = env_int("AUTH_STAFF_TOKEN_MAX_AGE_S", 8 * 3600)
+# last_used_at is written at most this often per token (authentication stays one SELECT).
+AUTH_TOKEN_TOUCH_INTERVAL_S = env_int("AUTH_TOKEN_TOUCH_INTERVAL_S", 60)
+# The staff admin session (users.middleware.StaffSessionLimitMiddleware): idle and absolute.
+AUTH_STAFF_SESSION_IDLE_S = env_int("AUTH_STAFF_SESSION_IDLE_S", 15 * 60)
+AUTH_STAFF_SESSION_MAX_AGE_S = env_int("AUTH_STAFF_SESSION_MAX_AGE_S", 8 * 3600)
+SESSION_COOKIE_AGE = AUTH_STAFF_SESSION_MAX_AGE_S
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# `manage.py seed_demo` (demo staff with a published password); settings.production: False.
+DEMO_DATA_ALLOWED = True
+# Paths where only a credential that passed TOTP is accepted, whoever holds it.
+STAFF_API_PATH_PREFIXES = ["/api/v1/backoffice/"]
+# The operator's own reverse proxies (addresses or CIDR networks). X-Forwarded-For is read
+# only on connections from them (common.netaddr.client_ip); empty: never.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = 1  # hours
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# Username and IP together: a guesser is stopped per account and address, and nobody can
+# lock an account (say `administrator`) out for everyone from their own address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "common.netaddr.client_ip"
+AXES_LOCKOUT_CALLABLE = "users.lockout.lockout_response"
+# --- end credentials
 SIMPLE_HISTORY_REVERT_DISABLED = True
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True  # staff reasons are never truncated
 

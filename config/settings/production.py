@@ -5,6 +5,8 @@ from .base import SECRET_KEY, STORAGES
 from .env import env_bool, env_int
 
 DEBUG = env_bool("DEBUG", False)
+# seed_demo creates staff with a published password: refused here (common/management).
+DEMO_DATA_ALLOWED = False
 
 if not SECRET_KEY or len(SECRET_KEY) < 50 or SECRET_KEY.startswith(("dev-", "test-", "django-insecure")):
     raise ImproperlyConfigured(

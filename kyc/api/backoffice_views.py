@@ -7,7 +7,6 @@ from django.http import FileResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,7 +14,7 @@ from kyc import selectors, services
 from kyc.errors import PlayerNotFound
 from kyc.models import AMLStatus, KYCStatus
 from kyc.permissions import CanReviewKYC
-from users.authentication import BearerTokenAuthentication
+from users.authentication import BearerTokenAuthentication, OTPVerifiedSessionAuthentication
 
 from .serializers import HistoryOut, StaffApplicationDetailOut, StaffApplicationOut
 
@@ -98,8 +97,8 @@ class KYCApplicationStartReviewApi(ComplianceApi):
 class KYCDocumentReadApi(ComplianceApi):
     """Stream one document to a compliance officer; every read is logged."""
 
-    # Session auth too, so the admin's review page can show documents inline.
-    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
+    # The OTP-verified admin session too, so the admin's review page shows documents inline.
+    authentication_classes = [BearerTokenAuthentication, OTPVerifiedSessionAuthentication]
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, document_id):

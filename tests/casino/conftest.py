@@ -16,7 +16,7 @@ from django.core.management import call_command
 from tests.casino.kit import SANDBOX_SECRET, Hub88Client, SandboxClient, generate_keypair
 from tests.e2e.procs import service_env, start_asgi, stop
 
-FLUSHED_AT_MODULE_END = ["users", "rest_framework.authtoken", "wallet", "kyc", "casino",
+FLUSHED_AT_MODULE_END = ["users", "wallet", "kyc", "casino",
                          "reconciliation"]
 
 

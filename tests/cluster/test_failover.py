@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from reconciliation.checks import run_checks
 from tests.cluster import harness as h
 from tests.e2e.procs import running, start_asgi, wait_for
-from tests.factories import balances, fund_player, make_player
+from tests.factories import balances, fund_player, make_player, make_token
 from wallet.models import Deposit, Transaction, Withdrawal
 
 pytestmark = pytest.mark.e2e
@@ -78,7 +77,7 @@ def _until_ok(send, expected: int, deadline: float, op: Op, journal: Journal):
 
 
 def _client_loop(base: str, player, journal: Journal, stop: threading.Event, i: int):
-    token = Token.objects.get_or_create(user=player)[0].key
+    token = make_token(player)
     with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=20) as c:
         n = 0
         while not stop.is_set():

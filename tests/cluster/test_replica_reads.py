@@ -14,7 +14,6 @@ import httpx
 import pytest
 from django.db import connections
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from common import replica
 from config.db_router import read_alias
@@ -23,7 +22,7 @@ from reconciliation.models import Alert
 from reconciliation.monitoring import lag_monitor
 from tests.cluster import harness as h
 from tests.e2e.procs import running, start_asgi, wait_for
-from tests.factories import balances, fund_player, make_player
+from tests.factories import balances, fund_player, make_player, make_token
 from wallet.models import Withdrawal
 from wallet.services import withdrawal_request
 
@@ -53,7 +52,7 @@ def paused():
 
 
 def _client(player) -> httpx.Client:
-    token = Token.objects.get_or_create(user=player)[0].key
+    token = make_token(player)
     return httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 

@@ -13,12 +13,11 @@ import uuid
 import httpx
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from sessions.models import GameSession
-from tests.factories import balances, make_player
+from tests.factories import balances, make_player, make_token
 from tests.sessions.helpers import (
     AVAILABLE_APPS,
     free_port,
@@ -40,7 +39,7 @@ pytestmark = [
 
 
 def open_round(base: str, origin: str, player) -> tuple[GameSession, object]:
-    token = Token.objects.create(user=player).key
+    token = make_token(player)
     resp = httpx.post(f"{base}/api/v1/games/sessions/", json={"game": "hilo", "currency": "USD"},
                       headers={"Authorization": f"Bearer {token}",
                                "Idempotency-Key": uuid.uuid4().hex}, timeout=10)

@@ -93,7 +93,7 @@ def test_throttled_has_code_via_handler():
     from common.errors import api_exception_handler
 
     resp = api_exception_handler(Throttled(wait=7), {})
-    assert resp.status_code == 429 and resp.data["code"] == "throttled"
+    assert resp.status_code == 429 and resp.data["code"] == "too_many_attempts"
     assert resp["Retry-After"] == "7"
 
 

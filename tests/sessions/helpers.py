@@ -13,7 +13,7 @@ from django.conf import settings
 
 # Transactional tests flush only these apps' tables (TRUNCATE ... CASCADE): much faster than
 # the whole schema, and it leaves auth groups, permissions and content types in place.
-AVAILABLE_APPS = ["common", "events", "users", "rest_framework.authtoken", "wallet", "sessions"]
+AVAILABLE_APPS = ["common", "events", "users", "wallet", "sessions"]
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PORTS = range(18300, 18400)  # this app's live-server ports
