@@ -1,12 +1,16 @@
 """Staff admin sessions end after AUTH_STAFF_SESSION_IDLE_S without a request and, whatever
-happens, AUTH_STAFF_SESSION_MAX_AGE_S after the login (the cookie's own age is the same)."""
+happens, AUTH_STAFF_SESSION_MAX_AGE_S after the login (the cookie's own age is the same).
+
+Only session logins are concerned (the admin): API requests carry no session cookie and
+cost nothing here (an absent session is never loaded).
+"""
 
 from __future__ import annotations
 
 import time
 
 from django.conf import settings
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 
 _LOGIN_AT = "_staff_login_at"
 _SEEN_AT = "_staff_seen_at"
@@ -14,14 +18,17 @@ _SEEN_AT = "_staff_seen_at"
 _TOUCH_S = 30
 
 
+def _logged_in(session) -> bool:
+    return session is not None and session.session_key is not None and SESSION_KEY in session
+
+
 class StaffSessionLimitMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        user = getattr(request, "user", None)
         session = getattr(request, "session", None)
-        if session is not None and user is not None and user.is_authenticated:
+        if _logged_in(session):
             now = time.time()
             login_at = session.get(_LOGIN_AT)
             seen_at = session.get(_SEEN_AT)
@@ -33,8 +40,7 @@ class StaffSessionLimitMiddleware:
             elif now - float(seen_at or 0) >= _TOUCH_S:
                 session[_SEEN_AT] = now
         response = self.get_response(request)
-        # Stamp the login in its own response (the admin's login view logs in mid-request).
-        if (session is not None and _LOGIN_AT not in session
-                and getattr(request, "user", None) is not None and request.user.is_authenticated):
+        # Stamp a login in its own response (the admin's login view logs in mid-request).
+        if _logged_in(session) and _LOGIN_AT not in session:
             session[_LOGIN_AT] = session[_SEEN_AT] = time.time()
         return response
