@@ -96,3 +96,35 @@ def test_staff_session_defaults_are_short():
     assert settings.AUTH_STAFF_SESSION_IDLE_S == 900
     assert settings.AUTH_STAFF_SESSION_MAX_AGE_S == 8 * 3600
     assert settings.SESSION_COOKIE_AGE == 8 * 3600  # not Django's two weeks
+
+
+def test_support_logs_a_device_out_from_the_admin_with_a_reason():
+    from backoffice.roles import roles_sync
+    from rest_framework.test import APIClient
+
+    from tests.factories import make_player, make_token
+    from users.models import AuthToken
+
+    roles_sync()
+    agent = make_staff("support_agent")
+    client = verified_client(agent)
+    player = make_player()
+    key = make_token(player)
+    token = AuthToken.objects.get(user=player)
+    page = client.get(f"/admin/users/authtoken/{token.pk}/change/")
+    assert page.status_code == 200 and b"Log this device out" in page.content
+    assert token.digest.encode() not in page.content
+    url = f"/admin/users/authtoken/{token.pk}/transition/revoke/"
+    assert client.post(url, {"reason": ""}).status_code == 200  # asks for a reason again
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    resp = client.post(url, {"reason": "player reported a stolen phone"})
+    assert resp.status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_by_id == agent.pk and token.revoke_reason == "player reported a stolen phone"
+    last = AuthToken.history.filter(id=token.pk).order_by("-history_id").first()
+    assert (last.history_user_id, last.history_change_reason) == (
+        agent.pk, "player reported a stolen phone")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert api.get("/api/v1/wallets/").status_code == 401
