@@ -59,7 +59,7 @@ AREAS: list[tuple[str, str]] = [
 ]
 
 TAG_DESCRIPTIONS = {
-    "Auth": "Register a player and obtain a bearer token.",
+    "Auth": "Register, log in (staff with their TOTP code), list and revoke your devices, log out.",
     "Wallet": "Balances per currency and the ledger of every change.",
     "Payments": "Deposits and withdrawals through a payment provider.",
     "Provider callbacks": "Signed callbacks from payment providers (no bearer token).",
@@ -113,7 +113,10 @@ EDGE_ERRORS = [(400, InvalidCharacters.code)]
 # guard in front of the API), those of every staff operation in settings.API_STAFF_ERRORS.
 IDEMPOTENCY_ERRORS = [(400, "idempotency_key_required"), (409, "idempotency_key_in_progress"),
                       (422, "idempotency_key_reused")]
-AUTH_ERRORS = [(401, "not_authenticated"), (401, "authentication_failed")]
+AUTH_ERRORS = [(401, "not_authenticated"), (401, "authentication_failed"), (401, "token_expired"),
+               (401, "token_revoked"),
+               # A staff member's credential that did not pass TOTP (users.authentication).
+               (403, "otp_required")]
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     name="Idempotency-Key",
@@ -220,7 +223,7 @@ class AutoSchema(BaseAutoSchema):
         if self.method in ("POST", "PUT", "PATCH"):
             found += BODY_ERRORS
         if self.view.get_throttles():
-            found.append((429, "throttled"))
+            found.append((429, "too_many_attempts"))
         if self._is_idempotent():
             found += IDEMPOTENCY_ERRORS
         found += EDGE_ERRORS

@@ -75,7 +75,16 @@ from responsible.errors import (
 )
 from responsible.errors import ReasonRequired as RGReasonRequired
 from sessions.errors import SessionNotFound, SessionNotLive, UnknownGame
-from users.errors import InvalidCredentials, UsernameTaken
+from users.errors import (
+    DeviceNotFound,
+    InvalidCredentials,
+    OTPCodeRequired,
+    OTPInvalid,
+    OTPNotEnrolled,
+    OTPThrottled,
+    UsernameTaken,
+)
+from users.errors import ReasonRequired as TokenRevokeReasonRequired
 from wallet.errors import (
     AmountBelowFee,
     DepositNotRefundable,
@@ -99,10 +108,37 @@ OPERATIONS: dict[str, dict] = {
         "errors": [UsernameTaken],
     },
     "POST /api/v1/auth/token/": {
-        "summary": "Obtain a bearer token",
+        "summary": "Log in: a fresh bearer token for this device",
         "description": "Send the token as `Authorization: Bearer <token>` on every other call. "
-                       "Repeated failures lock the username out for a while (429).",
+                       "Every login issues a new token (stored only as a hash) that expires "
+                       "after `idle_timeout_s` without use and at `expires_at` in any case. "
+                       "Staff also send `otp_token`, the current code of their authenticator "
+                       "app: without it no token is issued. Repeated failures for one "
+                       "username from one address lock that pair out for an hour (429).",
+        "errors": [InvalidCredentials, OTPCodeRequired, OTPInvalid, OTPThrottled, OTPNotEnrolled,
+                   (429, "too_many_attempts")],
+    },
+    "POST /api/v1/auth/logout/": {
+        "summary": "Log out: revoke the token of this request",
+    },
+    "POST /api/v1/auth/password/": {
+        "summary": "Change your password (every token of the account stops working)",
+        "description": "All devices are logged out, this one too: log in again afterwards.",
         "errors": [InvalidCredentials],
+    },
+    "GET /api/v1/auth/devices/": {
+        "summary": "Your logged-in devices",
+        "description": "The tokens of your account that still work; `current` is this one.",
+    },
+    "DELETE /api/v1/auth/devices/{device_id}/": {
+        "summary": "Log one of your devices out",
+        "errors": [DeviceNotFound],
+    },
+    "POST /api/v1/backoffice/players/{player_id}/tokens/revoke/": {
+        "summary": "Log a player out of one device or all of them, with a reason",
+        "description": "Support agents. Without `token_id` every token of the player is "
+                       "revoked; the reason is kept in the token's history.",
+        "errors": [TokenRevokeReasonRequired, DeviceNotFound],
     },
     # --- wallet & payments ----------------------------------------------------------------
     "GET /api/v1/wallets/": {

@@ -99,9 +99,9 @@ def test_staff_session_defaults_are_short():
 
 
 def test_support_logs_a_device_out_from_the_admin_with_a_reason():
-    from backoffice.roles import roles_sync
     from rest_framework.test import APIClient
 
+    from backoffice.roles import roles_sync
     from tests.factories import make_player, make_token
     from users.models import AuthToken
 
