@@ -17,6 +17,7 @@ def lockout_response(request, original_response=None, credentials=None) -> HttpR
     detail = (f"Too many failed logins for this account from this address: try again in "
               f"{hours} hour{'s' if hours != 1 else ''}.")
     retry_after = str(int(float(hours) * 3600))
+    response: HttpResponse
     if request.path.startswith("/api/"):
         response = JsonResponse(error_body(CODE, detail, retry_after_s=int(retry_after)),
                                 status=429)

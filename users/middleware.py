@@ -19,7 +19,7 @@ _TOUCH_S = 30
 
 
 def _logged_in(session) -> bool:
-    return session is not None and session.session_key is not None and SESSION_KEY in session
+    return session.session_key is not None and SESSION_KEY in session
 
 
 class StaffSessionLimitMiddleware:
@@ -28,7 +28,7 @@ class StaffSessionLimitMiddleware:
 
     def __call__(self, request):
         session = getattr(request, "session", None)
-        if _logged_in(session):
+        if session is not None and _logged_in(session):
             now = time.time()
             login_at = session.get(_LOGIN_AT)
             seen_at = session.get(_SEEN_AT)
@@ -41,6 +41,6 @@ class StaffSessionLimitMiddleware:
                 session[_SEEN_AT] = now
         response = self.get_response(request)
         # Stamp a login in its own response (the admin's login view logs in mid-request).
-        if _logged_in(session) and _LOGIN_AT not in session:
+        if session is not None and _logged_in(session) and _LOGIN_AT not in session:
             session[_LOGIN_AT] = session[_SEEN_AT] = time.time()
         return response

@@ -82,7 +82,7 @@ class TokenObtainApi(APIView):
 
 class DeviceOut(serializers.Serializer):
     id = serializers.IntegerField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field, not Field.label
     user_agent = serializers.CharField()
     ip_address = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
