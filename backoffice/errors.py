@@ -1,10 +1,5 @@
 from common.errors import DomainError
-
-
-class SelfApprovalRefused(DomainError):
-    code = "self_approval_refused"
-    status_code = 403
-    default_detail = "A second staff member must approve what you proposed."
+from common.errors import SelfApprovalRefused as SelfApprovalRefused  # one for every self-decision
 
 
 class RoleRequired(DomainError):

@@ -85,6 +85,12 @@ class ManualAdjustment(FSMModelMixin, models.Model):
                 condition=~Q(status="approved") | Q(ledger_transaction__isnull=False),
                 name="adjustment_approved_has_transaction",
             ),
+            # Nobody proposes or decides an adjustment of their own balance.
+            models.CheckConstraint(
+                condition=~Q(proposed_by=F("player"))
+                & (Q(decided_by__isnull=True) | ~Q(decided_by=F("player"))),
+                name="adjustment_staff_not_player",
+            ),
         ]
 
     def __str__(self) -> str:

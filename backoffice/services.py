@@ -91,7 +91,7 @@ def adjustment_approve(*, adjustment_id, actor, reason: str, now: datetime) -> M
         if not can_proceed(adjustment.approve):
             raise AdjustmentNotPending()
         if adjustment.proposed_by_id == actor.pk:
-            raise SelfApprovalRefused()
+            raise SelfApprovalRefused("A second staff member must approve what you proposed.")
         accts = player_accounts(player_id=adjustment.player_id, currency=adjustment.currency)
         pool = system_account(AccountKind.ADJUSTMENTS, adjustment.currency)
         txn = ledger_post(

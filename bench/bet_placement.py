@@ -79,9 +79,10 @@ def _setup() -> dict:
     big = {"max_stake": Decimal("1000000.00"), "max_payout": Decimal("100000000.00")}
     markets = {}
     for side in ("service", "raw"):
+        # Started and in-play: it takes the bets and can be resulted at once.
         event = event_create(
             name=f"bench {side}", starts_at=timezone.now(), actor=None, now=timezone.now(),
-            markets=[MarketSpec(name="Match result", selections=[
+            markets=[MarketSpec(name="Match result", in_play=True, selections=[
                 SelectionSpec("Home", Decimal("2.150")), SelectionSpec("Away", Decimal("1.730"))],
                 **big)],
         )

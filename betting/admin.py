@@ -140,7 +140,7 @@ class SelectionInline(admin.TabularInline):
 
 class MarketInline(admin.TabularInline):
     model = Market
-    fields = ["name", "status", "min_stake", "max_stake", "max_payout"]
+    fields = ["name", "status", "in_play", "min_stake", "max_stake", "max_payout"]
     readonly_fields = ["status"]
     extra = 0
     can_delete = False
@@ -157,8 +157,8 @@ class EventAdmin(admin.ModelAdmin):
 
 @admin.register(Market)
 class MarketAdmin(TraderActionsMixin, TransitionButtonsMixin, SimpleHistoryAdmin):
-    list_display = ["id", "event", "name", "status", "settlement_version", "resulted_at"]
-    list_filter = ["status"]
+    list_display = ["id", "event", "name", "status", "in_play", "settlement_version", "resulted_at"]
+    list_filter = ["status", "in_play"]
     search_fields = ["name", "event__name", "=id"]
     readonly_fields = ["status", "winning_selection_ids", "settlement_version", "resulted_at"]
     inlines = [SelectionInline]

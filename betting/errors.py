@@ -63,3 +63,19 @@ class MarketNotFound(NotFound):
 class BetNotFound(NotFound):
     code = "bet_not_found"
     default_detail = "Bet not found."
+
+
+class EventStarted(Conflict):
+    code = "event_started"
+    default_detail = "The event has started and this market is not in-play: no more bets."
+
+
+class EventNotStarted(Conflict):
+    code = "event_not_started"
+    default_detail = ("The event has not started: its markets cannot be settled yet "
+                      "(void it, with a reason, if it will not take place).")
+
+
+class ReasonRequired(BadRequest):
+    code = "reason_required"
+    default_detail = "A reason is required to void a market."

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
@@ -26,7 +27,9 @@ class PricedSelection:
     odds_version: int
     market_id: int
     market_status: str
+    in_play: bool
     event_id: int
+    event_starts_at: datetime
     min_stake: Decimal
     max_stake: Decimal
     max_payout: Decimal
@@ -36,9 +39,10 @@ class PricedSelection:
     event_name: str
 
 
-# The event row is read, not locked: only its name is used.
+# The event row is read, not locked: its name, and its start (changed only by staff in the
+# admin, before any bet could be affected; the market's in_play flag is locked with it).
 _PRICE_SQL = """
-SELECT s.id, s.odds, s.odds_version, m.id, m.status, m.event_id,
+SELECT s.id, s.odds, s.odds_version, m.id, m.status, m.in_play, m.event_id, e.starts_at,
        m.min_stake, m.max_stake, m.max_payout, s.name, m.name, e.name
   FROM betting_selection s
   JOIN betting_market m ON m.id = s.market_id

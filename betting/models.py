@@ -61,6 +61,9 @@ class Market(FSMModelMixin, models.Model):
     min_stake = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal("0.10"))
     max_stake = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal("1000.00"))
     max_payout = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal("100000.00"))
+    # Takes bets after its event has started (live betting); a pre-match market does not.
+    in_play = models.BooleanField(
+        default=False, help_text="Accepts bets after the event has started (live betting).")
     # The result: winning selection ids, or void. `settlement_version` counts distinct
     # results (0 = never resulted); each bet leg records which version it was settled at.
     winning_selection_ids = models.JSONField(default=list, blank=True)

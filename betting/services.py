@@ -45,6 +45,8 @@ from wallet.ledger import (
 from wallet.models import Account, AccountKind, TransactionKind
 
 from .errors import (
+    EventNotStarted,
+    EventStarted,
     InvalidLegs,
     InvalidSelection,
     MarketClosed,
@@ -53,6 +55,7 @@ from .errors import (
     MarketSuspended,
     OddsChanged,
     PayoutLimitExceeded,
+    ReasonRequired,
     SelectionNotFound,
     StakeOutOfRange,
 )
@@ -106,8 +109,9 @@ def bet_place(
     """Accept a single or an accumulator at the current prices and hold its stake.
 
     Raises InvalidLegs, SelectionNotFound, MarketSuspended, MarketClosed, OddsChanged,
-    StakeOutOfRange, PayoutLimitExceeded, InsufficientFunds, or a gate's refusal. A refused
-    bet writes nothing.
+    EventStarted (the event has started and the market is not in-play), StakeOutOfRange,
+    PayoutLimitExceeded, InsufficientFunds, or a gate's refusal (StaffAccountRefused: staff
+    never bet). A refused bet writes nothing.
     """
     max_legs = settings.BETTING_MAX_ACCUMULATOR_LEGS
     selection_ids = [leg.selection_id for leg in legs]
@@ -132,6 +136,8 @@ def bet_place(
                 raise MarketSuspended(extra={"market_id": row.market_id})
             if row.market_status != MarketStatus.OPEN:
                 raise MarketClosed(extra={"market_id": row.market_id})
+            if row.event_starts_at <= now and not row.in_play:
+                raise EventStarted(extra={"market_id": row.market_id})
 
         moved = [
             row for leg, row in zip(legs, rows, strict=True)
@@ -221,6 +227,7 @@ class MarketSpec:
     min_stake: Decimal | None = None
     max_stake: Decimal | None = None
     max_payout: Decimal | None = None
+    in_play: bool = False
 
 
 def event_create(*, name: str, starts_at, markets: Sequence[MarketSpec], actor, reason: str = "",
@@ -233,7 +240,7 @@ def event_create(*, name: str, starts_at, markets: Sequence[MarketSpec], actor, 
                 k: v for k, v in (("min_stake", spec.min_stake), ("max_stake", spec.max_stake),
                                   ("max_payout", spec.max_payout)) if v is not None
             }
-            market = Market(event=event, name=spec.name, **limits)
+            market = Market(event=event, name=spec.name, in_play=spec.in_play, **limits)
             save_with_history(market, user=actor, reason=reason or "created")
             for sel_spec in spec.selections:
                 selection = Selection(market=market, name=sel_spec.name, odds=sel_spec.odds)
@@ -306,16 +313,25 @@ def market_settle(*, market_id: int, winning_selection_ids: Sequence[int] = (), 
     The same result again changes nothing (the settlement task is queued again, which
     finishes any bets an interrupted run left). A different result is a resettlement: a
     new settlement version, audited, whose task reverses and re-applies affected bets.
-    Raises MarketNotFound, InvalidSelection, MarketStateConflict.
+    A result is given only once the event has started (a market settled before kick-off is
+    how a trader pays themselves); a void is possible at any time, with a reason.
+    Raises MarketNotFound, InvalidSelection, ReasonRequired (a void without a reason),
+    EventNotStarted, MarketStateConflict.
     """
     winners = sorted(set(winning_selection_ids))
     if void == bool(winners):
         raise InvalidSelection("Give either winning_selection_ids or void, not both or neither.")
+    reason = (reason or "").strip()
+    if void and not reason:
+        raise ReasonRequired()
 
     with service_atomic():
         market = market_lock(market_id)
         if market is None:
             raise MarketNotFound()
+        if not void and market.event.starts_at > now:
+            raise EventNotStarted(extra={"market_id": market.pk,
+                                         "starts_at": market.event.starts_at.isoformat()})
         own_ids = set(market.selections.values_list("pk", flat=True))
         if not set(winners) <= own_ids:
             raise InvalidSelection(extra={"selection_ids": sorted(set(winners) - own_ids)})

@@ -75,12 +75,6 @@ class RoundClosed(Conflict):
     default_detail = "The round is closed or rolled back: it takes no more bets."
 
 
-class LaunchNotAllowed(DomainError):
-    code = "launch_not_allowed"
-    status_code = 403
-    default_detail = "Staff accounts cannot play."
-
-
 class WrongTypes(InvalidPayload):
     """A Hub88 request whose fields have the wrong JSON types (RS_ERROR_WRONG_TYPES)."""
 

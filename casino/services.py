@@ -31,7 +31,7 @@ from django.db import connection
 from bonuses.services import casino_return, casino_round_closed, casino_stake
 from common.db import service_atomic
 from common.errors import DomainError
-from common.gates import Operation, gates_check
+from common.gates import Operation, gates_check, refuse_staff_account
 from common.history import save_with_history
 from common.hooks import hooks_run
 from common.money import currency_get
@@ -54,7 +54,6 @@ from .errors import (
     InvalidPayload,
     InvalidReference,
     InvalidToken,
-    LaunchNotAllowed,
     PlayerMismatch,
     RoundClosed,
     TokenExpired,
@@ -98,13 +97,12 @@ class Launch:
 def game_launch(*, player, provider: str, game: str, currency: str, now: datetime) -> Launch:
     """Mint a short-lived launch token for `player` in `provider`'s `game`, and its game URL.
 
-    Raises UnknownProvider, LaunchNotAllowed (staff), a DRF ValidationError
+    Raises UnknownProvider, StaffAccountRefused (403 staff_account), a DRF ValidationError
     (unknown_currency).
     """
     policy = provider_policy(provider)
     currency_get(currency)
-    if player.is_staff:
-        raise LaunchNotAllowed()
+    refuse_staff_account(player)
     token = secrets.token_urlsafe(32)
     launch = GameLaunch(
         token_hash=_token_hash(token), player=player, provider=provider, game=game,

@@ -31,6 +31,34 @@ def append_only(*tables: str) -> migrations.RunSQL:
     return migrations.RunSQL(sql=forward, reverse_sql=backward)
 
 
+_STAFF_FUNCTION = """
+CREATE OR REPLACE FUNCTION common_refuse_staff_player() RETURNS trigger AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM users_user u
+                WHERE u.id = NEW.player_id AND (u.is_staff OR u.is_superuser)) THEN
+        RAISE EXCEPTION 'staff account % cannot be the player of a % row',
+            NEW.player_id, TG_TABLE_NAME USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+"""
+
+
+def players_only(*tables: str) -> migrations.RunSQL:
+    """A RunSQL operation that refuses a new row of each table whose `player_id` is a staff
+    account: separation of duties (staff never play), below the services' StaffAccountRefused."""
+    forward = [_STAFF_FUNCTION]
+    backward = []
+    for table in tables:
+        forward.append(
+            f"CREATE TRIGGER {table}_players_only BEFORE INSERT ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION common_refuse_staff_player();"
+        )
+        backward.append(f"DROP TRIGGER IF EXISTS {table}_players_only ON {table};")
+    return migrations.RunSQL(sql=forward, reverse_sql=backward)
+
+
 # --- the money transaction: one per request -------------------------------------------------
 
 _IN_REQUEST_TRANSACTION: ContextVar[bool] = ContextVar("in_request_transaction", default=False)

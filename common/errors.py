@@ -103,6 +103,25 @@ class TooManyFields(BadRequest):
     default_detail = "The request has too many fields or files."
 
 
+class StaffAccountRefused(Forbidden):
+    """A staff account tried to play: register a player, deposit, bet, withdraw, start a game.
+
+    Separation of duties: the people who set prices, approve payments and review KYC never
+    hold a stake in the outcome (docs/backoffice.md, "Separation of duties")."""
+
+    code = "staff_account"
+    default_detail = "Staff accounts cannot play, deposit, withdraw or register a player account."
+
+
+class SelfApprovalRefused(Forbidden):
+    """A staff member tried to decide on their own subject (their own withdrawal, KYC
+    application, AML status) or to give the second approval to what they proposed or
+    approved first."""
+
+    code = "self_approval_refused"
+    default_detail = "Nobody decides on their own subject: another staff member must decide."
+
+
 def error_body(code: str, detail: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, "detail": detail, **extra}
 

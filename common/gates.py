@@ -21,6 +21,12 @@ or returns. Because every change of compliance state (AML status, KYC decisions,
 exclusions) takes the same row lock, a block and a money operation are always ordered: the
 operation either committed before the block, or it waits for the block and is refused.
 
+Before any gate, `gates_check` refuses a staff account (403 `staff_account`) on every
+operation a player starts with their own money (all but `DEPOSIT_CREDIT`, where the money
+has already arrived, and `WITHDRAWAL_APPROVE`, which is a staff decision on the player's
+money): separation of duties is not a configurable gate, so it is not in
+`COMPLIANCE_GATES` and a test that empties that list still gets it.
+
 Gates are registered by the app that owns the rule (the KYC app registers
 `kyc.gates.compliance_gate`; responsible-gambling limits add theirs), so the money apps never
 import them. A gate handles the operations it cares about (`ctx.operation`) and ignores the
@@ -40,6 +46,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils.module_loading import import_string
 
+from .errors import StaffAccountRefused
+
 
 class Operation(StrEnum):
     """The kinds of money operation the platform gates (`GateContext.operation`)."""
@@ -51,6 +59,22 @@ class Operation(StrEnum):
     BET_PLACE = "bet_place"
     ROUND_STAKE = "round_stake"  # a game round takes a stake
     CASINO_BET = "casino_bet"  # a game provider debits a bet (seamless wallet, casino app)
+
+
+# Operations that are not a player acting on their own money: the provider's confirmation of
+# money already paid in, and a staff decision. Every other operation (including the ones
+# other apps pass as their own strings, e.g. "session_start") refuses staff accounts.
+NOT_PLAYER_ACTIONS = frozenset({Operation.DEPOSIT_CREDIT, Operation.WITHDRAWAL_APPROVE})
+
+
+def is_staff_account(user) -> bool:
+    return bool(getattr(user, "is_staff", False) or getattr(user, "is_superuser", False))
+
+
+def refuse_staff_account(user) -> None:
+    """Raise StaffAccountRefused when `user` is a staff account (staff never play)."""
+    if is_staff_account(user):
+        raise StaffAccountRefused()
 
 
 @dataclass(frozen=True)
@@ -96,8 +120,13 @@ def gates_check(*, operation: str, player_id: int, amount: int, currency: str,
     """Lock the player's compliance row and run every registered gate on it.
 
     Must run inside the money transaction, after the domain rows and before the player's
-    accounts are locked. Raises whatever a gate raises; returns the context (with its flags).
+    accounts are locked. Raises StaffAccountRefused (a staff account acting as a player),
+    whatever a gate raises; returns the context (with its flags).
     """
+    if str(operation) not in NOT_PLAYER_ACTIONS:
+        if player is None:
+            player = get_user_model().objects.get(pk=player_id)
+        refuse_staff_account(player)
     ctx = GateContext(operation=str(operation), player_id=player_id, amount=amount,
                       currency=currency, compliance=compliance_row_lock(player_id=player_id),
                       now=now, _player=player)

@@ -14,11 +14,12 @@ from backoffice.errors import (
     CallbackNotReviewable,
     InvalidAdjustment,
     NotAPlayer,
-    SelfApprovalRefused,
 )
 from backoffice.errors import ReasonRequired as AdjustmentReasonRequired
 from betting.errors import (
     BetNotFound,
+    EventNotStarted,
+    EventStarted,
     InvalidLegs,
     InvalidOdds,
     InvalidSelection,
@@ -31,6 +32,7 @@ from betting.errors import (
     SelectionNotFound,
     StakeOutOfRange,
 )
+from betting.errors import ReasonRequired as VoidReasonRequired
 from bonuses.errors import (
     BonusAlreadyOpen,
     BonusForfeitConfirmationRequired,
@@ -42,8 +44,8 @@ from bonuses.errors import (
     CampaignNotFound,
     InvalidCampaign,
 )
-from casino.errors import LaunchNotAllowed
 from casino.errors import UnknownProvider as UnknownGameProvider
+from common.errors import SelfApprovalRefused, StaffAccountRefused
 from kyc.errors import (
     AccountRestricted,
     DocumentsMissing,
@@ -92,7 +94,6 @@ from wallet.errors import (
     InvalidTransition,
     RefundExceedsDeposit,
     RefundSelfApprovalRefused,
-    SecondApproverRequired,
     WithdrawalCancelNotAllowed,
 )
 
@@ -105,7 +106,7 @@ OPERATIONS: dict[str, dict] = {
     "POST /api/v1/auth/register/": {
         "summary": "Register a player account",
         "description": "Creates a player. Then obtain a token with `POST /api/v1/auth/token/`.",
-        "errors": [UsernameTaken],
+        "errors": [UsernameTaken, StaffAccountRefused],
     },
     "POST /api/v1/auth/token/": {
         "summary": "Log in: a fresh bearer token for this device",
@@ -157,7 +158,8 @@ OPERATIONS: dict[str, dict] = {
                        "back. In the sandbox, `manage.py sandbox_complete` completes it. The "
                        "answer carries the provider's `fee`, who bears it and `net_amount`, "
                        "what will be credited (quote it first: `GET .../fees/quote/`).",
-        "errors": [*AMOUNT, AccountRestricted, *EXCLUDED, LimitExceeded, AmountBelowFee],
+        "errors": [*AMOUNT, AccountRestricted, *EXCLUDED, LimitExceeded, AmountBelowFee,
+                   StaffAccountRefused],
     },
     "GET /api/v1/payments/fees/quote/": {
         "summary": "Quote the fee of a deposit or withdrawal before confirming it",
@@ -178,7 +180,7 @@ OPERATIONS: dict[str, dict] = {
                        "carries the `fee`, who bears it and `net_amount`, what arrives at the "
                        "destination.",
         "errors": [*AMOUNT, InsufficientFunds, AccountRestricted, KYCRequired,
-                   BonusForfeitConfirmationRequired, AmountBelowFee],
+                   BonusForfeitConfirmationRequired, AmountBelowFee, StaffAccountRefused],
     },
     "GET /api/v1/payments/withdrawals/": {"summary": "Your latest 100 withdrawals"},
     "GET /api/v1/payments/withdrawals/{withdrawal_id}/": {"summary": "One of your withdrawals"},
@@ -208,7 +210,8 @@ OPERATIONS: dict[str, dict] = {
                        "(`none`: refuse with 409 `odds_changed`, `higher`, `any`).",
         "errors": [*AMOUNT, InsufficientFunds, InvalidLegs, InvalidOdds, SelectionNotFound,
                    MarketSuspended, MarketClosed, OddsChanged, StakeOutOfRange,
-                   PayoutLimitExceeded, BonusMaxBetExceeded, *STAKE_GATES],
+                   PayoutLimitExceeded, BonusMaxBetExceeded, EventStarted, StaffAccountRefused,
+                   *STAKE_GATES],
     },
     "GET /api/v1/betting/bets/": {"summary": "Your bets, newest first"},
     "GET /api/v1/betting/bets/{bet_id}/": {
@@ -223,7 +226,7 @@ OPERATIONS: dict[str, dict] = {
                        "as they appear on the documents. A compliance officer decides.",
         "errors": [DocumentsMissing, KYCAlreadyVerified, KYCApplicationExists,
                    KYCReapplyNotAllowed, (400, "invalid_file_type"), (400, "file_too_large"),
-                   (400, "empty_file")],
+                   (400, "empty_file"), StaffAccountRefused],
     },
     "GET /api/v1/kyc/applications/{application_id}/": {"summary": "One of your applications"},
     # --- game sessions & casino -----------------------------------------------------------
@@ -232,7 +235,7 @@ OPERATIONS: dict[str, dict] = {
         "description": "Returns the session and a short-lived WebSocket ticket; rounds are "
                        "played over the WebSocket.",
         "errors": [UnknownGame, (400, "unknown_currency"), AccountRestricted, *EXCLUDED,
-                   LimitExceeded, RealityCheckPending],
+                   LimitExceeded, RealityCheckPending, StaffAccountRefused],
     },
     "GET /api/v1/games/sessions/": {"summary": "Your live game sessions"},
     "GET /api/v1/games/sessions/{session_id}/": {
@@ -242,7 +245,7 @@ OPERATIONS: dict[str, dict] = {
         "summary": "Launch a casino game",
         "description": "Returns the provider's game URL for you; the provider then debits "
                        "and credits your wallet directly.",
-        "errors": [LaunchNotAllowed, UnknownGameProvider, (400, "unknown_currency"),
+        "errors": [StaffAccountRefused, UnknownGameProvider, (400, "unknown_currency"),
                    AccountRestricted, *EXCLUDED],
     },
     # --- responsible gambling -------------------------------------------------------------
@@ -283,12 +286,13 @@ OPERATIONS: dict[str, dict] = {
         "summary": "Approve a withdrawal (payments)",
         "description": "Large withdrawals need a second approval by another officer. Nobody "
                        "approves their own withdrawal.",
-        "errors": [InvalidTransition, SecondApproverRequired, AccountRestricted],
+        "errors": [InvalidTransition, SelfApprovalRefused, AccountRestricted],
     },
     "POST /api/v1/backoffice/withdrawals/{withdrawal_id}/reject/": {
         "summary": "Reject a withdrawal, with a reason (payments)",
-        "description": "The reserved amount returns to the player.",
-        "errors": [InvalidTransition, (400, "reason_required")],
+        "description": "The reserved amount returns to the player. Nobody rejects their own "
+                       "withdrawal.",
+        "errors": [InvalidTransition, (400, "reason_required"), SelfApprovalRefused],
     },
     "POST /api/v1/backoffice/refunds/": {
         "summary": "Refund (part of) a deposit to its original method (payments)",
@@ -357,8 +361,10 @@ OPERATIONS: dict[str, dict] = {
     },
     "POST /api/v1/backoffice/markets/{market_id}/settle/": {
         "summary": "Settle or void a market (trader)",
-        "description": "Accepted at once (202); bets are paid by a background task.",
-        "errors": [MarketNotFound, MarketStateConflict, InvalidSelection],
+        "description": "Accepted at once (202); bets are paid by a background task. A result "
+                       "only once the event has started; a void at any time, with a reason.",
+        "errors": [MarketNotFound, MarketStateConflict, InvalidSelection, EventNotStarted,
+                   VoidReasonRequired],
     },
     # --- backoffice: KYC ------------------------------------------------------------------
     "GET /api/v1/backoffice/kyc/applications/": {
@@ -368,18 +374,20 @@ OPERATIONS: dict[str, dict] = {
     "GET /api/v1/backoffice/kyc/applications/{application_id}/": {
         "summary": "One application with its documents and history (compliance)"},
     "POST /api/v1/backoffice/kyc/applications/{application_id}/start-review/": {
-        "summary": "Take an application for review", "errors": [KYCInvalidState]},
+        "summary": "Take an application for review",
+        "errors": [KYCInvalidState, SelfApprovalRefused]},
     "POST /api/v1/backoffice/kyc/applications/{application_id}/approve/": {
-        "summary": "Approve an application", "errors": [KYCInvalidState, KYCReasonRequired]},
+        "summary": "Approve an application",
+        "errors": [KYCInvalidState, KYCReasonRequired, SelfApprovalRefused]},
     "POST /api/v1/backoffice/kyc/applications/{application_id}/reject/": {
         "summary": "Reject an application, with a reason",
-        "errors": [KYCInvalidState, KYCReasonRequired]},
+        "errors": [KYCInvalidState, KYCReasonRequired, SelfApprovalRefused]},
     "POST /api/v1/backoffice/kyc/applications/{application_id}/request-resubmission/": {
         "summary": "Ask the player for new documents, with a reason",
-        "errors": [KYCInvalidState, KYCReasonRequired]},
+        "errors": [KYCInvalidState, KYCReasonRequired, SelfApprovalRefused]},
     "POST /api/v1/backoffice/kyc/applications/{application_id}/allow-reapply/": {
         "summary": "Let a rejected player apply again",
-        "errors": [KYCInvalidState, KYCReasonRequired]},
+        "errors": [KYCInvalidState, KYCReasonRequired, SelfApprovalRefused]},
     "GET /api/v1/backoffice/kyc/documents/{document_id}/": {
         "summary": "Read one KYC document (every read is logged)"},
     "GET /api/v1/backoffice/players/{player_id}/aml-status/": {

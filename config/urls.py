@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from common.health import healthz, readyz
-from common.views import favicon
+from common.views import API_DOCS_AUTHENTICATION, ApiDocsAccess, favicon, metrics
 
 api_v1 = [
     path("auth/", include("users.api.urls")),
@@ -23,13 +23,18 @@ urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("readyz", readyz, name="readyz"),
     path("api/v1/", include(api_v1)),
-    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="schema"),
+    # Public where API_DOCS_PUBLIC (dev); staff only in production (common.views.ApiDocsAccess).
+    path("api/schema/", SpectacularAPIView.as_view(
+        authentication_classes=API_DOCS_AUTHENTICATION, permission_classes=[ApiDocsAccess]),
+        name="schema"),
     path(
         "api/docs/",
         # The split view serves its init script as a file: no inline script, so the page
         # works under a Content-Security-Policy without 'unsafe-inline'.
         SpectacularSwaggerSplitView.as_view(
-            url_name="schema", permission_classes=[], template_name="api_docs/swagger_ui.html"
+            url_name="schema", authentication_classes=API_DOCS_AUTHENTICATION,
+            permission_classes=[ApiDocsAccess],
+            template_name="api_docs/swagger_ui.html",
         ),
         name="api-docs",
     ),
@@ -37,7 +42,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("sessions.urls")),
     path("", include("reconciliation.urls")),
-    path("", include("django_prometheus.urls")),
+    # django-prometheus's exporter, behind METRICS_TOKEN / METRICS_ALLOWED_NETWORKS.
+    path("metrics", metrics, name="prometheus-django-metrics"),
 ]
 
 # Admin refusals name the permission and the roles that hold it (backoffice.views).

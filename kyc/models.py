@@ -16,7 +16,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Now
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
@@ -81,6 +81,11 @@ class KYCApplication(models.Model):
             models.CheckConstraint(
                 condition=Q(reapply_allowed=False) | Q(status=KYCStatus.REJECTED),
                 name="kyc_reapply_only_when_rejected",
+            ),
+            # Separation of duties, below the service: nobody reviews their own application.
+            models.CheckConstraint(
+                condition=Q(reviewer__isnull=True) | ~Q(reviewer=F("player")),
+                name="kyc_reviewer_not_player",
             ),
         ]
         indexes = [models.Index(fields=["status", "submitted_at"], name="kyc_queue_idx")]

@@ -19,7 +19,8 @@ from django.db import IntegrityError
 from django_fsm import can_proceed
 
 from common.db import service_atomic
-from common.errors import BadRequest
+from common.errors import BadRequest, SelfApprovalRefused
+from common.gates import refuse_staff_account
 from common.history import save_with_history
 from events.services import emit
 
@@ -114,9 +115,12 @@ def kyc_application_submit(*, player, documents: Sequence[CleanDocument],
     `identity` (full_name, date_of_birth, address, country) is what the player declares; a
     resubmission may correct it.
 
-    Returns (application, created). Raises KYCAlreadyVerified, KYCApplicationExists,
-    KYCReapplyNotAllowed, DocumentsMissing. Nothing is stored (row or file) on a refusal.
+    Returns (application, created). Raises StaffAccountRefused, KYCAlreadyVerified,
+    KYCApplicationExists, KYCReapplyNotAllowed, DocumentsMissing. Nothing is stored (row or
+    file) on a refusal.
     """
+    # Separation of duties: a staff account is never a KYC subject (it could review itself).
+    refuse_staff_account(player)
     if not documents:
         raise DocumentsMissing("Upload at least one document.")
     written: list[str] = []
@@ -180,7 +184,14 @@ def _require_reason(reason: str, what: str) -> str:
     return reason
 
 
+def _refuse_own(application: KYCApplication, actor) -> None:
+    # Separation of duties; the database backs it (kyc_reviewer_not_player CHECK).
+    if actor is not None and application.player_id == actor.pk:
+        raise SelfApprovalRefused("Another compliance officer must review your own application.")
+
+
 def _claim_for_review(application: KYCApplication, *, actor, now: datetime) -> None:
+    _refuse_own(application, actor)
     application.start_review(reviewer=actor)
     save_with_history(application, user=actor, reason="review started")
     _emit_kyc(application, from_status=KYCStatus.SUBMITTED, now=now)
@@ -204,6 +215,7 @@ def _decide(*, application_id, actor, now: datetime, method: str, reason: str,
         # shows the full path submitted -> in_review -> decision.
         if application.status == KYCStatus.SUBMITTED:
             _claim_for_review(application, actor=actor, now=now)
+        _refuse_own(application, actor)
         transition = getattr(application, method)
         if not can_proceed(transition):
             raise KYCInvalidState(f"A {application.status} application cannot be {verb}.")
@@ -215,7 +227,8 @@ def _decide(*, application_id, actor, now: datetime, method: str, reason: str,
 
 def kyc_application_approve(*, application_id, actor, reason: str = "",
                             now: datetime) -> KYCApplication:
-    """Approve an application. Raises NotFound, KYCInvalidState."""
+    """Approve an application. Raises NotFound, KYCInvalidState, SelfApprovalRefused (the
+    reviewer's own application)."""
     return _decide(application_id=application_id, actor=actor, now=now, method="approve",
                    reason=(reason or "").strip(), verb="approved")
 
@@ -252,6 +265,7 @@ def kyc_application_allow_reapply(*, application_id, actor, reason: str,
             raise KYCInvalidState("Only a rejected application can be reopened for reapplying.")
         if KYCApplication.objects.filter(previous=application).exists():
             raise KYCInvalidState("The player has already applied again.")
+        _refuse_own(application, actor)
         if not application.reapply_allowed:
             application.reapply_allowed = True
             save_with_history(application, user=actor, reason=f"reapply allowed: {reason}")

@@ -344,8 +344,9 @@ def settlement_market(players: list[dict], bets: int):
 
     now = timezone.now()
     event = betting.event_create(
-        name=f"Settlement {uuid.uuid4().hex[:6]}", starts_at=now + timedelta(hours=1), actor=None,
-        now=now, markets=[betting.MarketSpec(name="Winner", selections=[
+        # Started and in-play: it takes the bets and can be resulted at once.
+        name=f"Settlement {uuid.uuid4().hex[:6]}", starts_at=now - timedelta(minutes=1), actor=None,
+        now=now, markets=[betting.MarketSpec(name="Winner", in_play=True, selections=[
             betting.SelectionSpec("Home", Decimal("2.000")), betting.SelectionSpec("Away", Decimal("1.800"))])])
     market = event.markets.get()
     home, away = list(market.selections.order_by("id"))

@@ -1,4 +1,4 @@
-from common.errors import DomainError, NotFound
+from common.errors import DomainError, NotFound, SelfApprovalRefused
 
 
 class InsufficientFunds(DomainError):
@@ -35,19 +35,8 @@ class RefundExceedsDeposit(DomainError):
     default_detail = "The refund is more than what is left of the deposit."
 
 
-class RefundSelfApprovalRefused(DomainError):
-    code = "self_approval_refused"
-    status_code = 403
+class RefundSelfApprovalRefused(SelfApprovalRefused):
     default_detail = "A refund must be approved by someone other than the staff member who requested it."
-
-
-class SecondApproverRequired(DomainError):
-    """The first approver of a large withdrawal tried to give its second approval too
-    (backoffice.errors.SelfApprovalRefused, 403, is the four-eyes refusal of adjustments)."""
-
-    code = "second_approver_required"
-    status_code = 409
-    default_detail = "This withdrawal needs a second approval by a different staff member."
 
 
 class InvalidSignature(DomainError):

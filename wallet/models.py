@@ -13,7 +13,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Now
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
@@ -260,6 +260,17 @@ class Withdrawal(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="withdrawal_amount_positive"),
+            # Separation of duties, below the service: nobody decides on their own
+            # withdrawal, and the second approval is somebody else's.
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("player")),
+                name="withdrawal_decider_not_player",
+            ),
+            models.CheckConstraint(
+                condition=Q(second_approver__isnull=True)
+                | (~Q(second_approver=F("player")) & ~Q(second_approver=F("decided_by"))),
+                name="withdrawal_second_approver_not_player_nor_first",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -17,7 +17,7 @@ from django.db import IntegrityError
 from django_fsm import can_proceed
 
 from common.db import service_atomic
-from common.errors import BadRequest, NotFound
+from common.errors import BadRequest, NotFound, SelfApprovalRefused
 from common.gates import GateFlag, Operation, gates_check
 from common.history import save_with_history
 from common.hooks import hooks_run
@@ -26,7 +26,7 @@ from common.money import CURRENCIES, base_amount_to_minor, format_amount, parse_
 from common.tasks import enqueue_on_commit
 from events.services import emit
 
-from .errors import InvalidTransition, SecondApproverRequired, WithdrawalCancelNotAllowed
+from .errors import InvalidTransition, WithdrawalCancelNotAllowed
 from .fees import fee_apply_quote, fee_postings, fee_quote, fee_record
 from .ledger import Posting, hold_funds, ledger_post, player_accounts, release_hold, system_account
 from .models import (
@@ -192,16 +192,24 @@ def _needs_second_approval(withdrawal: Withdrawal) -> bool:
     return withdrawal.amount >= base_amount_to_minor(raw, withdrawal.currency)
 
 
+def _refuse_own(withdrawal: Withdrawal, actor) -> None:
+    # Separation of duties; the database backs it (withdrawal_decider_not_player CHECKs).
+    if actor is not None and withdrawal.player_id == actor.pk:
+        raise SelfApprovalRefused("Another staff member must decide on your own withdrawal.")
+
+
 def withdrawal_approve(*, withdrawal_id, actor, reason: str = "", now: datetime) -> Withdrawal:
     """Approve a requested withdrawal (two different approvers above the threshold).
 
-    Raises NotFound, InvalidTransition, SecondApproverRequired, and whatever the compliance
-    gates raise (AccountRestricted once the player is blocked).
+    Raises NotFound, InvalidTransition, SelfApprovalRefused (the approver's own withdrawal,
+    or the first approver again), and whatever the compliance gates raise (AccountRestricted
+    once the player is blocked).
     """
     with service_atomic():
         withdrawal = _lock_withdrawal(withdrawal_id)
         if not can_proceed(withdrawal.approve):
             raise InvalidTransition(f"A {withdrawal.status} withdrawal cannot be approved.")
+        _refuse_own(withdrawal, actor)
         gates_check(operation=Operation.WITHDRAWAL_APPROVE, player_id=withdrawal.player_id,
                     amount=withdrawal.amount, currency=withdrawal.currency, now=now)
         if _needs_second_approval(withdrawal):
@@ -211,7 +219,8 @@ def withdrawal_approve(*, withdrawal_id, actor, reason: str = "", now: datetime)
                                   reason=f"first approval: {reason}".strip(": "))
                 return withdrawal
             if withdrawal.decided_by_id == actor.pk:
-                raise SecondApproverRequired()
+                raise SelfApprovalRefused(
+                    "This withdrawal needs a second approval by a different staff member.")
             withdrawal.second_approver = actor
         else:
             withdrawal.decided_by = actor
@@ -236,13 +245,17 @@ def withdrawal_send_pending(*, now: datetime, older_than_s: int = 60) -> int:
 
 
 def withdrawal_reject(*, withdrawal_id, actor, reason: str, now: datetime) -> Withdrawal:
-    """Reject a withdrawal and return its reserved funds. Raises NotFound, InvalidTransition."""
+    """Reject a withdrawal and return its reserved funds.
+
+    Raises NotFound, InvalidTransition, SelfApprovalRefused (the actor's own withdrawal).
+    """
     if not reason.strip():
         raise BadRequest("A reason is required to reject a withdrawal.", code="reason_required")
     with service_atomic():
         withdrawal = _lock_withdrawal(withdrawal_id)
         if not can_proceed(withdrawal.reject):
             raise InvalidTransition(f"A {withdrawal.status} withdrawal cannot be rejected.")
+        _refuse_own(withdrawal, actor)
         withdrawal.reject(reason=reason)
         withdrawal.decided_by = withdrawal.decided_by or actor
         save_with_history(withdrawal, user=actor, reason=reason)

@@ -33,6 +33,7 @@ class EventCreateApi(TraderApi):
                                              required=False)
         max_payout = serializers.DecimalField(max_digits=20, decimal_places=2, min_value=Decimal("0.01"),
                                               required=False)
+        in_play = serializers.BooleanField(required=False, default=False)
         selections = serializers.ListField(allow_empty=False, max_length=100,
                                            child=serializers.DictField())
 
@@ -76,7 +77,7 @@ class EventCreateApi(TraderApi):
             markets=[
                 services.MarketSpec(
                     name=m["name"], min_stake=m.get("min_stake"), max_stake=m.get("max_stake"),
-                    max_payout=m.get("max_payout"),
+                    max_payout=m.get("max_payout"), in_play=m["in_play"],
                     selections=[services.SelectionSpec(s["name"], s["odds"]) for s in m["selections"]],
                 )
                 for m in v["markets"]

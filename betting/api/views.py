@@ -48,6 +48,7 @@ class MarketOutput(serializers.Serializer):
     min_stake = serializers.DecimalField(max_digits=20, decimal_places=2)
     max_stake = serializers.DecimalField(max_digits=20, decimal_places=2)
     max_payout = serializers.DecimalField(max_digits=20, decimal_places=2)
+    in_play = serializers.BooleanField()
     selections = SelectionOutput(many=True)
 
 

@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "common.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "common.middleware.ContentSecurityPolicyMiddleware",  # CONTENT_SECURITY_POLICY, below
     # Bodies too large, too deep or with NUL bytes: refused before anything reads them
     # (common.edges; limits in the "request edge" block below).
     "common.edges.RequestGuardMiddleware",
@@ -624,3 +625,25 @@ LOGGING = {
         "celery": {"level": "WARNING"},
     },
 }
+
+# --- production edges (issue 12): Content-Security-Policy, /metrics, API docs ---------------
+# One policy on every response (common.middleware.ContentSecurityPolicyMiddleware): scripts
+# only from our own static files (no inline script, no eval: the admin runs Alpine's CSP
+# build), inline styles allowed (unfold's templates set style attributes), sockets to our own
+# origin and to WEBSOCKET_BASE_URL's (make run serves WebSockets on PORT+1).
+_WS_ORIGIN = "/".join(WEBSOCKET_BASE_URL.split("/")[:3]) if WEBSOCKET_BASE_URL else ""
+CONTENT_SECURITY_POLICY = env_str("CONTENT_SECURITY_POLICY", "") or (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; "
+    f"connect-src 'self'{' ' + _WS_ORIGIN if _WS_ORIGIN else ''}; "
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+# /metrics (common.views.metrics): open where METRICS_PUBLIC (dev, test); otherwise only with
+# `Authorization: Bearer <METRICS_TOKEN>` or from METRICS_ALLOWED_NETWORKS (CIDRs, matched
+# against the socket's peer address). Production turns METRICS_PUBLIC off.
+METRICS_PUBLIC = env_bool("METRICS_PUBLIC", True)
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", [])
+# /api/schema/ and /api/docs/ (common.views.ApiDocsAccess): public where API_DOCS_PUBLIC (dev,
+# test); otherwise staff only (an OTP-verified admin session or a staff API credential).
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", True)

@@ -30,3 +30,7 @@ STORAGES = {
     **STORAGES,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# Nothing about the platform's internals is public in production (issue 12).
+METRICS_PUBLIC = env_bool("METRICS_PUBLIC", False)
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)

@@ -16,13 +16,18 @@ from users.roles import TRADER
 
 
 def make_market(selections=(("Home", "3.200"), ("Away", "1.800")), *, name="Match result",
-                event_name="Rovers v United", **limits) -> Market:
-    """An event with one open market; returns the market (selections ordered by id)."""
+                event_name="Rovers v United", starts_at=None, in_play=True, **limits) -> Market:
+    """An event with one open market; returns the market (selections ordered by id).
+
+    By default the event started a minute ago and the market is in-play: it takes bets and
+    can be resulted at once. A pre-match market: `starts_at=<future>, in_play=False`.
+    """
+    now = timezone.now()
     event = services.event_create(
-        name=event_name, starts_at=timezone.now() + timedelta(hours=1), actor=None, now=timezone.now(),
+        name=event_name, starts_at=starts_at or now - timedelta(minutes=1), actor=None, now=now,
         markets=[services.MarketSpec(
             name=name, selections=[services.SelectionSpec(n, Decimal(o)) for n, o in selections],
-            **{k: Decimal(v) for k, v in limits.items()},
+            in_play=in_play, **{k: Decimal(v) for k, v in limits.items()},
         )],
     )
     return event.markets.get()

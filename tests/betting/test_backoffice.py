@@ -74,7 +74,8 @@ def test_unchanged_odds_do_not_bump_the_version(trader_api):
 def test_odds_update_refused_on_a_resulted_market(trader_api):
     market = make_market()
     home, _ = selections_of(market)
-    services.market_settle(market_id=market.pk, void=True, actor=None, now=timezone.now())
+    services.market_settle(market_id=market.pk, void=True, actor=None, reason="abandoned",
+                           now=timezone.now())
     response = trader_api.patch(f"{BO}/selections/{home.pk}/", {"odds": "2.0"}, format="json")
     assert (response.status_code, response.json()["code"]) == (409, "market_closed")
     home.refresh_from_db()
@@ -110,7 +111,8 @@ def test_settle_request_is_accepted_and_validated(trader_api):
     response = trader_api.post(url, {"winning_selection_ids": [home.pk]}, format="json")
     assert (response.status_code, response.json()["changed"]) == (202, False)
     assert MarketSettlement.objects.count() == 1
-    missing = trader_api.post(f"{BO}/markets/999999/settle/", {"void": True}, format="json")
+    missing = trader_api.post(f"{BO}/markets/999999/settle/", {"void": True, "reason": "r"},
+                              format="json")
     assert (missing.status_code, missing.json()["code"]) == (404, "market_not_found")
 
 
@@ -119,7 +121,7 @@ def test_settle_request_is_accepted_and_validated(trader_api):
     ("patch", "/selections/{sel}/", {"odds": "2.0"}),
     ("post", "/markets/{market}/suspend/", {}),
     ("post", "/markets/{market}/resume/", {}),
-    ("post", "/markets/{market}/settle/", {"void": True}),
+    ("post", "/markets/{market}/settle/", {"void": True, "reason": "abandoned"}),
 ])
 def test_only_traders_may_trade(make_api, player, method, path, body):
     market = make_market()

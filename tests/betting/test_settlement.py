@@ -27,7 +27,8 @@ def bet(player, selections, stake=1_000, odds=None, policy="none"):
 
 def settle(market, winners=(), void=False, run=True):
     outcome = services.market_settle(market_id=market.pk, winning_selection_ids=[w.pk for w in winners],
-                                     void=void, actor=None, now=timezone.now())
+                                     void=void, actor=None, reason="abandoned" if void else "",
+                                     now=timezone.now())
     report = services.market_settlement_process(market_id=market.pk, now=timezone.now()) if run else None
     return outcome, report
 

@@ -2,11 +2,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from common.errors import StaffAccountRefused
+from common.gates import refuse_staff_account
 from common.throttling import ScopedRateThrottle
 from users.models import AuthToken, User
 from users.permissions import CanRevokeTokens
@@ -21,7 +24,8 @@ from users.tokens import (
 
 
 class UserRegisterApi(APIView):
-    authentication_classes: list = []
+    # Credentials are read only to refuse staff (see post); anyone may register.
+    authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
     permission_classes = [AllowAny]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "register"
@@ -36,8 +40,25 @@ class UserRegisterApi(APIView):
         username = serializers.CharField()
         email = serializers.EmailField()
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def perform_authentication(self, request):
+        # Who sends this: the admin session's user, else the owner of a valid API credential
+        # (read before DRF's failure path resets the request's user), else nobody. A stale
+        # credential is nobody here, not a 401.
+        session_user = getattr(request._request, "user", None)
+        try:
+            caller = request.user
+        except exceptions.AuthenticationFailed:
+            caller = None
+        except exceptions.PermissionDenied:  # a staff credential short of its second factor
+            raise StaffAccountRefused() from None
+        if session_user is not None and session_user.is_authenticated:
+            caller = session_user
+        self.caller = caller if caller is not None and caller.is_authenticated else None
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, auth=[])
     def post(self, request):
+        # Separation of duties: staff do not open player accounts for themselves.
+        refuse_staff_account(self.caller)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
