@@ -20,7 +20,7 @@ from django.db.models.functions import Now
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
-from common.history import FSMHistoryBase
+from common.history import FSMHistoryBase, HistoryBase
 
 ODDS_MIN = Decimal("1.001")
 ODDS_MAX = Decimal("1000.000")
@@ -159,7 +159,7 @@ class Selection(models.Model):
     created_at = models.DateTimeField(db_default=Now())
     updated_at = models.DateTimeField(auto_now=True)
     # The odds history: who changed the price, when and why.
-    history = HistoricalRecords()
+    history = HistoricalRecords(bases=[HistoryBase])
 
     class Meta:
         ordering = ["id"]

@@ -9,5 +9,11 @@ class CommonConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from simple_history.signals import pre_create_historical_record
+
+        from .history import record_channel
+
         install_fork_guard()
         install_credential_redaction()
+        pre_create_historical_record.connect(record_channel,
+                                             dispatch_uid="common.history.record_channel")

@@ -21,7 +21,7 @@ from django.db.models.functions import Now
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from common.history import FSMHistoryBase
+from common.history import FSMHistoryBase, HistoryBase
 
 
 class KYCStatus(models.TextChoices):
@@ -193,7 +193,7 @@ class AMLProfile(models.Model):
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+")
     changed_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(bases=[HistoryBase])
 
     class Meta:
         verbose_name = "AML profile"

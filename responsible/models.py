@@ -20,7 +20,7 @@ from django.db.models.functions import Now
 from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
-from common.history import FSMHistoryBase
+from common.history import FSMHistoryBase, HistoryBase
 
 
 class LimitKind(models.TextChoices):
@@ -247,7 +247,7 @@ class Profile(models.Model):
     limit_prompt_context = models.CharField(max_length=16, blank=True, default="")
     limit_prompt_answer = models.CharField(max_length=16, blank=True, default="")
     limit_prompt_answered_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(bases=[HistoryBase])
 
     def __str__(self) -> str:
         return f"responsible gambling profile of {self.player_id}"

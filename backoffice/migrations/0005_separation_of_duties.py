@@ -17,4 +17,9 @@ class Migration(migrations.Migration):
             model_name='manualadjustment',
             constraint=models.CheckConstraint(condition=models.Q(models.Q(('proposed_by', models.F('player')), _negated=True), models.Q(('decided_by__isnull', True), models.Q(('decided_by', models.F('player')), _negated=True), _connector='OR')), name='adjustment_staff_not_player'),
         ),
+        migrations.AddField(
+            model_name='historicalmanualadjustment',
+            name='history_channel',
+            field=models.CharField(blank=True, default='', help_text='admin, api, web or system', max_length=16),
+        ),
     ]

@@ -19,4 +19,14 @@ class Migration(migrations.Migration):
             model_name='kycapplication',
             constraint=models.CheckConstraint(condition=models.Q(('reviewer__isnull', True), models.Q(('reviewer', models.F('player')), _negated=True), _connector='OR'), name='kyc_reviewer_not_player'),
         ),
+        migrations.AddField(
+            model_name='historicalamlprofile',
+            name='history_channel',
+            field=models.CharField(blank=True, default='', help_text='admin, api, web or system', max_length=16),
+        ),
+        migrations.AddField(
+            model_name='historicalkycapplication',
+            name='history_channel',
+            field=models.CharField(blank=True, default='', help_text='admin, api, web or system', max_length=16),
+        ),
     ]

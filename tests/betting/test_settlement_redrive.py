@@ -65,7 +65,7 @@ def test_settling_with_the_broker_down_is_202_and_the_redrive_settles(player, tr
 def test_redrive_leaves_open_markets_and_markets_making_progress_alone(player):
     open_market = make_market(event_name="open")
     bet(player, selections_of(open_market)[:1], stake=100)
-    busy = make_market(event_name="busy")
+    busy = make_market(event_name="busy", starts_at=timezone.now() - timedelta(hours=1))
     home, _ = selections_of(busy)
     first, second = bet(player, [home], stake=100), bet(player, [home], stake=100)
     services.market_settle(market_id=busy.pk, winning_selection_ids=[home.pk], actor=None,

@@ -169,7 +169,7 @@ class WalletMachine(RuleBasedStateMachine):
                                                           payload={}, now=now)
                 self.callbacks.append(["sandbox", data, bool(result.body.get("retryable"))])
         except DomainError as exc:
-            assert exc.code in {"invalid_state", "second_approver_required"}
+            assert exc.code in {"invalid_state", "self_approval_refused"}
 
     @precondition(lambda self: self.withdrawals)
     @rule(i=st.integers(0, 1000), final=st.sampled_from(["paid", "failed"]))

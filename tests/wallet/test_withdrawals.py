@@ -152,7 +152,7 @@ def test_large_withdrawal_needs_two_different_approvers(settings):
     assert _client(first).post(f"/api/v1/backoffice/withdrawals/{wid}/approve/").json()[
         "status"] == "requested"
     again = _client(first).post(f"/api/v1/backoffice/withdrawals/{wid}/approve/")
-    assert again.status_code == 409 and again.json()["code"] == "second_approver_required"
+    assert again.status_code == 403 and again.json()["code"] == "self_approval_refused"
     resp = _client(second).post(f"/api/v1/backoffice/withdrawals/{wid}/approve/")
     assert resp.json()["status"] == "approved"
 

@@ -23,4 +23,14 @@ class Migration(migrations.Migration):
             model_name='withdrawal',
             constraint=models.CheckConstraint(condition=models.Q(('second_approver__isnull', True), models.Q(models.Q(('second_approver', models.F('player')), _negated=True), models.Q(('second_approver', models.F('decided_by')), _negated=True)), _connector='OR'), name='withdrawal_second_approver_not_player_nor_first'),
         ),
+        migrations.AddField(
+            model_name='historicaldeposit',
+            name='history_channel',
+            field=models.CharField(blank=True, default='', help_text='admin, api, web or system', max_length=16),
+        ),
+        migrations.AddField(
+            model_name='historicalwithdrawal',
+            name='history_channel',
+            field=models.CharField(blank=True, default='', help_text='admin, api, web or system', max_length=16),
+        ),
     ]

@@ -23,4 +23,19 @@ class Migration(migrations.Migration):
             name='in_play',
             field=models.BooleanField(default=False, help_text='Accepts bets after the event has started (live betting).'),
         ),
+        migrations.AddField(
+            model_name='historicalbet',
+            name='history_channel',
+            field=models.CharField(blank=True, default='', help_text='admin, api, web or system', max_length=16),
+        ),
+        migrations.AddField(
+            model_name='historicalmarket',
+            name='history_channel',
+            field=models.CharField(blank=True, default='', help_text='admin, api, web or system', max_length=16),
+        ),
+        migrations.AddField(
+            model_name='historicalselection',
+            name='history_channel',
+            field=models.CharField(blank=True, default='', help_text='admin, api, web or system', max_length=16),
+        ),
     ]
