@@ -16,7 +16,7 @@ from django.db.models.functions import Now
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from common.history import FSMHistoryBase
+from common.history import FSMHistoryBase, HistoryBase
 from common.money import format_amount
 
 
@@ -74,7 +74,7 @@ class Campaign(models.Model):
                                    on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(db_default=Now())
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(bases=[HistoryBase])
 
     class Meta:
         constraints = [

@@ -9,7 +9,7 @@ from common.db import players_only
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wallet', '0005_callback_retryable'),
+        ('wallet', '0006_refunds_and_system_accounts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -30,6 +30,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='historicalwithdrawal',
+            name='history_channel',
+            field=models.CharField(blank=True, default='', help_text='admin, api, web or system', max_length=16),
+        ),
+        migrations.AddField(
+            model_name='historicalrefund',
             name='history_channel',
             field=models.CharField(blank=True, default='', help_text='admin, api, web or system', max_length=16),
         ),

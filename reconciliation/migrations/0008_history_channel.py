@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reconciliation', '0005_discrepancy_casino_kind'),
+        ('reconciliation', '0007_bonus_discrepancies'),
     ]
 
     operations = [
