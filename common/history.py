@@ -2,8 +2,8 @@
 
 Every historical model records who (`history_user`), why (`history_change_reason`) and
 through which channel (`history_channel`: "admin" for the Django admin, "api" for the REST
-API, "web" for other pages, "system" outside a request: Celery tasks, commands, game
-sockets). Declare `HistoricalRecords(bases=[HistoryBase])`, or `[FSMHistoryBase]` on a
+API, "web" for other pages, "websocket" for the game sockets, "system" outside a request:
+Celery tasks, commands). Declare `HistoricalRecords(bases=[HistoryBase])`, or `[FSMHistoryBase]` on a
 django-fsm model: the history model copies `FSMField(protected=True)`, and without
 FSMModelMixin its refresh_from_db() raises.
 """
@@ -17,6 +17,7 @@ from simple_history.models import HistoricalRecords
 CHANNEL_ADMIN = "admin"
 CHANNEL_API = "api"
 CHANNEL_WEB = "web"
+CHANNEL_WEBSOCKET = "websocket"
 CHANNEL_SYSTEM = "system"
 
 _channel: ContextVar[str | None] = ContextVar("history_channel", default=None)
@@ -33,6 +34,12 @@ class HistoryBase(models.Model):
 class FSMHistoryBase(FSMModelMixin, HistoryBase):
     class Meta:
         abstract = True
+
+
+def history_channel_set(name: str) -> None:
+    """Name the channel of everything recorded from here on in this context (a game socket's
+    consumer task sets "websocket"; its database calls run in a copy of the context)."""
+    _channel.set(name)
 
 
 def history_channel() -> str:

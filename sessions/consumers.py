@@ -32,6 +32,7 @@ from rest_framework import serializers
 
 from common.edges import json_text_problem
 from common.errors import DomainError, _first_code
+from common.history import CHANNEL_WEBSOCKET, history_channel_set
 from common.money import format_amount, parse_amount
 
 from . import hilo, selectors, services
@@ -95,6 +96,7 @@ class GameSessionConsumer(AsyncJsonWebsocketConsumer):
     # --- connection ---------------------------------------------------------------------
 
     async def connect(self):
+        history_channel_set(CHANNEL_WEBSOCKET)  # this consumer's task: every change it records
         self.session_id = self.scope["url_route"]["kwargs"]["session_id"]
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
         # Accept first: a custom close code can only be sent on an accepted socket.

@@ -97,6 +97,22 @@ async def test_bet_then_guess_moves_money_through_the_ledger(session, funded, mo
     await comm.disconnect()
 
 
+def _round_history(round_id):
+    rnd = GameRound.objects.get(session__isnull=False, client_round_id=round_id)
+    return list(rnd.history.order_by("history_id").values_list("history_user_id", "history_channel"))
+
+
+async def test_changes_made_through_the_socket_record_the_websocket_channel(session, funded):
+    comm, _ = await connected(session)
+    rid = uuid.uuid4()
+    await comm.send_json_to({"type": "bet", "round_id": str(rid), "stake": "1.00"})
+    assert (await comm.receive_json_from())["type"] == "bet_accepted"
+    rows = await db(_round_history, rid)
+    assert rows and all(channel == "websocket" for _, channel in rows), rows
+    assert rows[0][0] == funded.pk
+    await comm.disconnect()
+
+
 async def test_bad_messages_get_errors_and_change_nothing(session, funded):
     comm, _ = await connected(session)
     for message, code in [
