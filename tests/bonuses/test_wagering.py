@@ -36,7 +36,8 @@ def place(player, selection, stake, odds=None):
 
 def settle(market, winners=(), void=False):
     betting.market_settle(market_id=market.pk, winning_selection_ids=[w.pk for w in winners],
-                          void=void, actor=None, now=timezone.now())
+                          void=void, actor=None, reason="abandoned" if void else "",
+                          now=timezone.now())
     betting.market_settlement_process(market_id=market.pk, now=timezone.now())
 
 
