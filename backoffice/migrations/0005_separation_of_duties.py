@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('backoffice', '0004_callbackreview'),
-        ('wallet', '0007_separation_of_duties'),
+        ('wallet', '0008_separation_of_duties'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -9,7 +9,7 @@ from common.db import players_only
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wallet', '0006_refunds_and_system_accounts'),
+        ('wallet', '0007_fees'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
