@@ -9,7 +9,7 @@ from common.db import players_only
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('kyc', '0003_identity_fields'),
+        ('kyc', '0004_kyc_verbose_names'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
