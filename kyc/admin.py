@@ -45,7 +45,7 @@ class AMLStatusForm(ReasonForm):
         super().__init__(*args, required=False, **kwargs)
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if cleaned.get("status") not in (None, AMLStatus.CLEAR) and not cleaned.get("reason"):
             self.add_error("reason", "A reason is required for review or blocked.")
         return cleaned
@@ -110,8 +110,7 @@ class KYCDocumentInline(admin.TabularInline):
     model = KYCDocument
     extra = 0
     can_delete = False
-    fields = ["kind", "content_type", "size", "uploaded_at", "preview"]
-    readonly_fields = fields
+    fields = readonly_fields = ("kind", "content_type", "size", "uploaded_at", "preview")
 
     def has_view_permission(self, request, obj=None):
         return can_review_kyc(request.user)
@@ -177,10 +176,10 @@ class KYCApplicationAdmin(TransitionButtonsMixin, ComplianceOnlyAdmin):
     list_select_related = ["player", "reviewer"]
     ordering = ["submitted_at", "created_at"]
     inlines = [KYCDocumentInline]
-    fields = ["player", "status", "full_name", "date_of_birth", "address", "country",
-              "aml_status", "reviewer", "decision_reason", "decided_at", "reapply_allowed",
-              "previous", "submitted_at", "history_table"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "player", "status", "full_name", "date_of_birth", "address", "country", "aml_status",
+        "reviewer", "decision_reason", "decided_at", "reapply_allowed", "previous",
+        "submitted_at", "history_table")
 
     @admin.display(description="waiting")
     def waiting(self, app: KYCApplication):
@@ -215,8 +214,7 @@ class AMLProfileAdmin(ComplianceOnlyAdmin):
     list_filter = ["status"]
     search_fields = ["player__username", "=player__id"]
     list_select_related = ["player", "changed_by"]
-    fields = ["player", "status", "reason", "changed_by", "changed_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("player", "status", "reason", "changed_by", "changed_at")
 
     def get_urls(self):
         return [

@@ -3,6 +3,8 @@ administrators, or staff granted kyc.review_kycapplication) pass."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import FileResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -32,7 +34,7 @@ class KYCApplicationListApi(ComplianceApi):
         status = serializers.MultipleChoiceField(choices=KYCStatus.choices, required=False)
 
     class OutputSerializer(StaffApplicationOut):
-        documents = None
+        documents = None  # type: ignore[assignment]  # DRF: None drops the inherited field
         document_count = serializers.IntegerField()
 
     @extend_schema(parameters=[FilterSerializer], responses=OutputSerializer(many=True))
@@ -54,7 +56,7 @@ class KYCApplicationDetailApi(ComplianceApi):
 
 
 class _DecisionApi(ComplianceApi):
-    service = None
+    service: Any = None  # a kyc.services decision, set by each subclass
 
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(required=False, allow_blank=True, max_length=4000,

@@ -57,7 +57,7 @@ class KYCApplicationSubmitApi(APIView):
             for name in self.fields:
                 if hasattr(raw, "getlist") and len(raw.getlist(name)) > 1:
                     raise serializers.ValidationError(
-                        {name: [serializers.ErrorDetail("Send one file per document kind.",
+                        {str(name): [serializers.ErrorDetail("Send one file per document kind.",
                                                         code="too_many_files")]})
             return attrs
 
