@@ -100,7 +100,9 @@ class KYCDocumentReadApi(ComplianceApi):
     """Stream one document to a compliance officer; every read is logged."""
 
     # The OTP-verified admin session too, so the admin's review page shows documents inline.
-    authentication_classes = [BearerTokenAuthentication, OTPVerifiedSessionAuthentication]
+    # list[Any]: BearerTokenAuthentication is duck-typed, not a BaseAuthentication subclass.
+    authentication_classes: list[Any] = [BearerTokenAuthentication,
+                                         OTPVerifiedSessionAuthentication]
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, document_id):
