@@ -48,8 +48,8 @@ $$ LANGUAGE plpgsql;
 def players_only(*tables: str) -> migrations.RunSQL:
     """A RunSQL operation that refuses a new row of each table whose `player_id` is a staff
     account: separation of duties (staff never play), below the services' StaffAccountRefused."""
-    forward = [_STAFF_FUNCTION]
-    backward = []
+    forward: list[Any] = [_STAFF_FUNCTION]
+    backward: list[Any] = []
     for table in tables:
         forward.append(
             f"CREATE TRIGGER {table}_players_only BEFORE INSERT ON {table} "

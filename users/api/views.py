@@ -25,7 +25,7 @@ from users.tokens import (
 
 class UserRegisterApi(APIView):
     # Credentials are read only to refuse staff (see post); anyone may register.
-    authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
+    authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES  # type: ignore[assignment]  # classes, once loaded
     permission_classes = [AllowAny]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "register"
