@@ -165,6 +165,8 @@ PROMOTED_FIELD_CODES = {
     "invalid_file_type",
     "file_too_large",
     "empty_file",
+    "image_decompression_bomb",
+    "upload_too_large",
 }
 
 

@@ -73,10 +73,57 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
-def _clean_image(content: bytes, content_type: str) -> bytes:
-    """Decode the whole image and re-encode it without any metadata."""
+# Bytes per decoded pixel of Pillow's modes (what a decode allocates, before any copy).
+_MODE_BYTES = {"1": 0.125, "L": 1, "P": 1, "LA": 2, "PA": 2, "La": 2, "I;16": 2, "I;16B": 2,
+               "I;16L": 2, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3, "RGBA": 4, "RGBa": 4,
+               "RGBX": 4, "CMYK": 4, "I": 4, "F": 4}
+
+
+def _limits() -> tuple[int, int, int]:
+    return (int(getattr(settings, "KYC_IMAGE_MAX_PIXELS", 24_000_000)),
+            int(getattr(settings, "KYC_IMAGE_MAX_DECODED_BYTES", 96 * 1024 * 1024)),
+            int(getattr(settings, "KYC_IMAGE_MAX_COMPRESSION_RATIO", 250)))
+
+
+def decoded_bytes(*, width: int, height: int, mode: str) -> int:
+    return int(width * height * _MODE_BYTES.get(mode, 4))
+
+
+def _inspect_image(content: bytes, content_type: str) -> int:
+    """Read the image header only (Image.open is lazy: no pixel is decoded) and judge the cost
+    of decoding it: pixel count, decoded size, and decoded size against file size (a
+    decompression bomb: 113 KiB of zeros can be a 6300x6300 RGB image, 119 MB decoded).
+    Returns the decoded size. Raises ValidationError file_too_large, image_decompression_bomb,
+    invalid_file_type."""
     pil_format = "JPEG" if content_type == JPEG else "PNG"
-    max_pixels = int(getattr(settings, "KYC_IMAGE_MAX_PIXELS", 40_000_000))
+    max_pixels, max_decoded, max_ratio = _limits()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(content), formats=[pil_format]) as probe:
+                width, height = probe.size
+                mode = probe.mode
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning):
+        raise _invalid("The file is not a valid JPEG or PNG image.", "invalid_file_type") from None
+    if width <= 0 or height <= 0:
+        raise _invalid("The file is not a valid JPEG or PNG image.", "invalid_file_type")
+    if width * height > max_pixels:
+        raise _invalid(f"The image has more than {max_pixels} pixels.", "file_too_large")
+    cost = decoded_bytes(width=width, height=height, mode=mode)
+    if cost > max_decoded:
+        raise _invalid(f"The image would decode to more than {max_decoded} bytes.",
+                       "file_too_large")
+    # Small images decode cheaply whatever their ratio (a flat-colour PNG compresses well).
+    if cost > 8 * 1024 * 1024 and cost > max_ratio * len(content):
+        raise _invalid("The image decodes to far more than its file size (a decompression bomb).",
+                       "image_decompression_bomb")
+    return cost
+
+
+def _clean_image(content: bytes, content_type: str) -> bytes:
+    """Decode the whole image and re-encode it without any metadata (after _inspect_image)."""
+    pil_format = "JPEG" if content_type == JPEG else "PNG"
     try:
         with warnings.catch_warnings():
             # A decompression bomb is refused, not merely warned about.
@@ -84,9 +131,6 @@ def _clean_image(content: bytes, content_type: str) -> bytes:
             with Image.open(io.BytesIO(content), formats=[pil_format]) as probe:
                 probe.verify()
             with Image.open(io.BytesIO(content), formats=[pil_format]) as img:
-                width, height = img.size
-                if width * height > max_pixels:
-                    raise _invalid("The image has too many pixels.", "file_too_large")
                 img.load()
                 # Apply the EXIF orientation before the EXIF goes, so the picture stays upright.
                 upright = ImageOps.exif_transpose(img)
@@ -103,18 +147,26 @@ def _clean_image(content: bytes, content_type: str) -> bytes:
                 else:
                     clean.save(out, format="PNG", optimize=False)
                 return out.getvalue()
-    except serializers.ValidationError:
-        raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
             Image.DecompressionBombWarning):
         raise _invalid("The file is not a valid JPEG or PNG image.", "invalid_file_type") from None
 
 
-def document_clean(*, upload, kind: str) -> CleanDocument:
-    """Validate one upload by its content; return the bytes to store.
+@dataclass(frozen=True)
+class PendingDocument:
+    """An upload whose header passed (type, size, pixels, decoding cost); not decoded yet."""
 
-    Raises ValidationError with code empty_file, file_too_large or invalid_file_type.
-    """
+    kind: str
+    content: bytes
+    content_type: str
+    original_name: str
+    decoded_bytes: int
+
+
+def document_inspect(*, upload, kind: str) -> PendingDocument:
+    """Check one upload without decoding it: size, type by content, and for images the header
+    (pixels, decoding cost). Raises ValidationError empty_file, file_too_large,
+    invalid_file_type, image_decompression_bomb."""
     size = getattr(upload, "size", None) or 0
     if size == 0:
         raise _invalid("The file is empty.", "empty_file")
@@ -129,15 +181,43 @@ def document_clean(*, upload, kind: str) -> CleanDocument:
         raise _invalid("Only JPEG, PNG and PDF files are accepted.", "invalid_file_type")
     if kind in IMAGE_ONLY_KINDS and content_type == PDF:
         raise _invalid("A selfie must be a JPEG or PNG image.", "invalid_file_type")
+    cost = 0
     if content_type == PDF:
         # A real PDF ends with %%EOF (possibly followed by whitespace or an update marker).
         if b"%%EOF" not in content[-1024:]:
             raise _invalid("The file is not a valid PDF document.", "invalid_file_type")
     else:
-        content = _clean_image(content, content_type)
+        cost = _inspect_image(content, content_type)
     name = os.path.basename(str(getattr(upload, "name", "") or ""))[:255]
-    return CleanDocument(kind=kind, content=content, content_type=content_type,
-                         original_name=name)
+    return PendingDocument(kind=kind, content=content, content_type=content_type,
+                           original_name=name, decoded_bytes=cost)
+
+
+def documents_within_budget(documents: list[PendingDocument]) -> None:
+    """All images of one request together may decode to KYC_UPLOAD_MAX_DECODED_BYTES at most.
+    Raises ValidationError upload_too_large."""
+    budget = int(getattr(settings, "KYC_UPLOAD_MAX_DECODED_BYTES", 192 * 1024 * 1024))
+    if sum(d.decoded_bytes for d in documents) > budget:
+        raise serializers.ValidationError(
+            {"non_field_errors": [serializers.ErrorDetail(
+                f"The images of one upload may decode to {budget} bytes at most.",
+                code="upload_too_large")]})
+
+
+def document_decode(pending: PendingDocument) -> CleanDocument:
+    """Decode and re-encode an inspected image (PDFs pass as they are). Raises
+    ValidationError invalid_file_type."""
+    content = pending.content
+    if pending.content_type != PDF:
+        content = _clean_image(content, pending.content_type)
+    return CleanDocument(kind=pending.kind, content=content, content_type=pending.content_type,
+                         original_name=pending.original_name)
+
+
+def document_clean(*, upload, kind: str) -> CleanDocument:
+    """Validate one upload by its content (header first, then decode); return the bytes to
+    store. Raises ValidationError (see document_inspect, document_decode)."""
+    return document_decode(document_inspect(upload=upload, kind=kind))
 
 
 # --- private storage ---------------------------------------------------------------------

@@ -107,6 +107,24 @@ def _store_documents(application: KYCApplication, documents: Sequence[CleanDocum
 IDENTITY_FIELDS = ("full_name", "date_of_birth", "address", "country")
 
 
+def kyc_application_submit_precheck(*, player) -> None:
+    """Refuse early (unlocked) what kyc_application_submit would refuse by the player's
+    application state, so uploads are decoded only for a player who may submit.
+    kyc_application_submit checks again under its lock. Raises KYCAlreadyVerified,
+    KYCApplicationExists, KYCReapplyNotAllowed."""
+    live = KYCApplication.objects.filter(player=player, status__in=LIVE_STATUSES).first()
+    if live is not None:
+        if live.status == KYCStatus.APPROVED:
+            raise KYCAlreadyVerified()
+        if live.status != KYCStatus.RESUBMISSION_REQUESTED:
+            raise KYCApplicationExists(extra={"application_id": str(live.pk)})
+        return
+    previous = (KYCApplication.objects.filter(player=player)
+                .order_by("-submitted_at", "-created_at").first())
+    if previous is not None and not previous.reapply_allowed:
+        raise KYCReapplyNotAllowed()
+
+
 def kyc_application_submit(*, player, documents: Sequence[CleanDocument],
                            now: datetime, identity: dict | None = None
                            ) -> tuple[KYCApplication, bool]:

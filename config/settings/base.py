@@ -293,8 +293,13 @@ CELERY_BEAT_SCHEDULE["betting-settlement-redrive"] = {
 # --- kyc (issue 5) -------------------------------------------------------------------------
 # KYC_WITHDRAWAL_THRESHOLD (domain settings above) is read by kyc.gates.compliance_gate.
 KYC_DOCUMENT_MAX_BYTES = env_int("KYC_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)
-# Larger images are refused before decoding (decompression bombs).
-KYC_IMAGE_MAX_PIXELS = env_int("KYC_IMAGE_MAX_PIXELS", 40_000_000)
+# Images are judged from their header before any decode (kyc.documents, docs/kyc.md):
+# pixels (24 MP: a 6000x4000 photo), decoded bytes, decoded bytes per file byte (a
+# decompression bomb), and the decoded bytes of all images of one upload.
+KYC_IMAGE_MAX_PIXELS = env_int("KYC_IMAGE_MAX_PIXELS", 24_000_000)
+KYC_IMAGE_MAX_DECODED_BYTES = env_int("KYC_IMAGE_MAX_DECODED_BYTES", 96 * 1024 * 1024)
+KYC_IMAGE_MAX_COMPRESSION_RATIO = env_int("KYC_IMAGE_MAX_COMPRESSION_RATIO", 250)
+KYC_UPLOAD_MAX_DECODED_BYTES = env_int("KYC_UPLOAD_MAX_DECODED_BYTES", 192 * 1024 * 1024)
 COMPLIANCE_GATES = [*COMPLIANCE_GATES, "kyc.gates.compliance_gate"]
 # --- end kyc
 
@@ -521,6 +526,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login": env_str("LOGIN_THROTTLE_RATE", "10/min"),
         "register": env_str("REGISTER_THROTTLE_RATE", "20/hour"),
+        # KYC document uploads per player (each may decode images: issue 12).
+        "kyc_upload": env_str("KYC_UPLOAD_THROTTLE_RATE", "10/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Throttles read the client address from common.netaddr, never from X-Forwarded-For.

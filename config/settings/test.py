@@ -10,7 +10,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["TEST"] = {"NAME": "test_" + DATABASES["default"]["NAME"]}
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
-    "DEFAULT_THROTTLE_RATES": {"login": "1000/min", "register": "1000/min"},
+    "DEFAULT_THROTTLE_RATES": {"login": "1000/min", "register": "1000/min",
+                               "kyc_upload": "1000/min"},
 }
 AXES_ENABLED = False
 CELERY_TASK_ALWAYS_EAGER = False

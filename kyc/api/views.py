@@ -7,11 +7,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from common.idempotency import idempotent
 from kyc import selectors, services
-from kyc.documents import document_clean
+from kyc.documents import document_decode, document_inspect, documents_within_budget
 from kyc.models import DocumentKind
 
 from .serializers import ApplicationOut
@@ -22,16 +23,23 @@ class DocumentField(serializers.FileField):
 
     def __init__(self, *, kind: str, **kwargs):
         self.kind = kind
-        # Emptiness is reported by document_clean with the stable code empty_file.
+        # Emptiness is reported by document_inspect with the stable code empty_file.
         super().__init__(required=False, allow_empty_file=True, **kwargs)
 
     def to_internal_value(self, data):
+        # The header only: nothing is decoded before the view's state check and budget.
         upload = super().to_internal_value(data)
-        return document_clean(upload=upload, kind=self.kind)
+        return document_inspect(upload=upload, kind=self.kind)
 
 
 class KYCApplicationSubmitApi(APIView):
+    """Submit documents. Order (issue 12): per-player throttle, the application-state check,
+    each file's header (type, pixels, decoding cost), the request's decoding budget, and only
+    then the decode and re-encode of images, then the locked submit."""
+
     parser_classes = [MultiPartParser, FormParser]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "kyc_upload"
 
     class InputSerializer(serializers.Serializer):
         passport = DocumentField(kind=DocumentKind.PASSPORT)
@@ -65,11 +73,14 @@ class KYCApplicationSubmitApi(APIView):
                    responses={201: ApplicationOut, 200: ApplicationOut})
     @idempotent
     def post(self, request):
+        services.kyc_application_submit_precheck(player=request.user)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         identity = {k: data.pop(k) for k in services.IDENTITY_FIELDS if k in data}
-        documents = [doc for doc in data.values() if doc is not None]
+        pending = [doc for doc in data.values() if doc is not None]
+        documents_within_budget(pending)
+        documents = [document_decode(doc) for doc in pending]
         application, created = services.kyc_application_submit(
             player=request.user, documents=documents, now=timezone.now(), identity=identity)
         return Response(ApplicationOut(application).data,
