@@ -4,6 +4,7 @@ from django import forms
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from common.money import CURRENCIES, parse_amount
+from common.numbers import ascii_int
 from users.models import User
 
 
@@ -17,7 +18,8 @@ class AdjustmentProposeForm(forms.Form):
     def clean_player(self):
         raw = self.cleaned_data["player"].strip()
         qs = User.objects.filter(is_staff=False)
-        player = qs.filter(pk=int(raw)).first() if raw.isdigit() else qs.filter(username=raw).first()
+        pk = ascii_int(raw)
+        player = qs.filter(pk=pk).first() if pk is not None else qs.filter(username=raw).first()
         if player is None:
             raise forms.ValidationError("No such player.")
         return player
@@ -47,7 +49,8 @@ class AuditExportForm(forms.Form):
         raw = (self.cleaned_data.get("player") or "").strip()
         if not raw:
             return None
-        player = (User.objects.filter(pk=int(raw)).first() if raw.isdigit()
+        pk = ascii_int(raw)
+        player = (User.objects.filter(pk=pk).first() if pk is not None
                   else User.objects.filter(username=raw).first())
         if player is None:
             raise forms.ValidationError("No such player.")

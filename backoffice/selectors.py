@@ -22,6 +22,7 @@ from django.utils import timezone
 from betting.models import Bet, BetStatus
 from bonuses.selectors import bonus_rows
 from common.display import money, odds, person
+from common.numbers import ascii_int
 from kyc.models import AMLProfile, AMLStatus, KYCApplication, KYCStatus
 from responsible import selectors as rg_selectors
 from sessions.models import GameRound, GameSession, RoundStatus, SessionStatus
@@ -71,9 +72,10 @@ def player_search_matches(*, q: str, limit: int = 50) -> list[SearchMatch]:
             found.setdefault(pk, why)
 
     players = User.objects.filter(is_staff=False)
-    if q.isdigit():
-        add(players.filter(pk=int(q)).values_list("pk", flat=True), "player id")
-        add(Account.objects.filter(entries__transaction_id=int(q), owner__isnull=False)
+    number = ascii_int(q)
+    if number is not None:
+        add(players.filter(pk=number).values_list("pk", flat=True), "player id")
+        add(Account.objects.filter(entries__transaction_id=number, owner__isnull=False)
             .values_list("owner_id", flat=True).distinct(), f"ledger transaction {q}")
     as_uuid = _as_uuid(q)
     if as_uuid is not None:

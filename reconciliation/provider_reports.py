@@ -24,6 +24,7 @@ from casino.adapters.hub88 import to_minor
 from casino.errors import InvalidPayload
 from casino.models import OUTCOME_OK, ProviderTransaction, TxStatus
 from common.money import currency_get, parse_amount
+from common.numbers import ascii_int
 from wallet.models import Deposit, DepositStatus, Withdrawal, WithdrawalStatus
 
 from .checks import Finding, sql_in, sql_table
@@ -238,9 +239,10 @@ def _parse_casino_line(row: dict, wire_decimals: int | None) -> ReportLine:
     if wire_decimals is None:
         amount = parse_amount(row["amount"], currency, allow_zero=True)
     else:
-        if not row["amount"].isdigit():
-            raise ValueError("amount must be a non-negative integer.")
-        amount = to_minor(int(row["amount"]), currency, wire_decimals)
+        wire = ascii_int(row["amount"])
+        if wire is None:
+            raise ValueError("amount must be a non-negative integer of at most 18 digits.")
+        amount = to_minor(wire, currency, wire_decimals)
     occurred = datetime.fromisoformat(row["created_at"].replace("Z", "+00:00"))
     if occurred.tzinfo is None:
         raise ValueError("created_at needs a timezone.")

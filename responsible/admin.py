@@ -19,6 +19,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from common.admin import ReadOnlyAdminMixin
 from common.errors import DomainError
 from common.money import CURRENCIES, parse_amount
+from common.numbers import ascii_int
 
 from . import services
 from .models import (
@@ -52,7 +53,10 @@ class ImposeLimitForm(forms.Form):
         try:
             if kind == LimitKind.SESSION_TIME:
                 data["currency"] = ""
-                data["amount"] = int(raw) * 60
+                minutes = ascii_int(raw)
+                if minutes is None or not 0 < minutes <= 100_000:
+                    raise ValueError(raw)
+                data["amount"] = minutes * 60
             elif not data.get("currency"):
                 raise ValidationError("A money limit needs a currency.")
             else:

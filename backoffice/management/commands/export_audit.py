@@ -8,6 +8,7 @@ from tqdm import tqdm
 
 from backoffice.audit import AuditFilters, export_stream
 from backoffice.services import audit_export_start
+from common.numbers import ascii_int
 from users.models import User
 
 
@@ -42,7 +43,8 @@ class Command(BaseCommand):
         player_id = None
         if opts["player"]:
             raw = opts["player"]
-            player = User.objects.filter(pk=int(raw)).first() if raw.isdigit() else \
+            pk = ascii_int(raw)
+            player = User.objects.filter(pk=pk).first() if pk is not None else \
                 User.objects.filter(username=raw).first()
             if player is None:
                 raise CommandError(f"no such player: {raw}")
