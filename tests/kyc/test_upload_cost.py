@@ -129,6 +129,6 @@ def test_uploads_are_throttled_per_player(kyc_rate, player, player_api, other_pl
     third = submit(player_api)
     assert third.status_code == 429
     body = third.json()
-    assert body["code"] == "throttled" and body["detail"] and "Retry-After" in third.headers
+    assert body["code"] == "too_many_attempts" and body["detail"] and "Retry-After" in third.headers
     assert KYCDocument.objects.count() == 2
     assert submit(make_api(other_player)).status_code == 201  # per player, not global
