@@ -29,6 +29,8 @@ _PLAYER_READ = [
     ("wallet", "refund", VIEW),
     ("wallet", "feecharge", VIEW),
     ("wallet", "feeschedule", VIEW),
+    ("affiliates", "attribution", VIEW),
+    ("affiliates", "affiliate", VIEW),
     ("backoffice", "manualadjustment", VIEW),
     ("backoffice", "playernote", ("view", "add")),
 ]
@@ -71,6 +73,7 @@ PERMISSION_MAP: dict[str, dict[str, list]] = {
             ("wallet", "withdrawal", ("view", "change")),
             ("wallet", "refund", ("view", "change")),
             ("wallet", "feeschedule", ("view", "add", "change")),
+            ("affiliates", "*", ("view", "add", "change")),
             ("wallet", "providercallback", VIEW),
             ("reconciliation", "*", ("view", "change")),
             ("events", "parkedtask", ("view", "change")),

@@ -19,6 +19,7 @@ from django.db.models import Count, Q, Sum
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from affiliates.selectors import attribution_get
 from betting.models import Bet, BetStatus
 from bonuses.selectors import bonus_rows
 from common.display import money, odds, person
@@ -32,7 +33,9 @@ from wallet.models import (
     Account,
     Deposit,
     Entry,
+    FeeCharge,
     ProviderCallback,
+    Refund,
     Transaction,
     Withdrawal,
 )
@@ -224,6 +227,27 @@ def player_summary(*, player: User, viewer) -> dict:
         "open_withdrawals": [{"withdrawal": w, "amount": money(w.amount, w.currency),
                               "url": admin_change_url(w)} for w in withdrawals],
         "flags": flags,
+        **_refund_fee_affiliate_summary(player),
+    }
+
+
+def _refund_fee_affiliate_summary(player: User) -> dict:
+    """Refunds of the player's deposits, the fees on their payments, and the affiliate who
+    referred them (docs/refunds-fees-affiliates.md)."""
+    refunds = list(Refund.objects.filter(player=player).order_by("-created_at")[:OPEN_ROWS])
+    fees = [
+        {"currency": r["currency"], "bearer": r["bearer"], "count": r["n"],
+         "total": money(r["total"], r["currency"])}
+        for r in FeeCharge.objects.filter(player=player).values("currency", "bearer")
+        .annotate(n=Count("pk"), total=Sum("amount")).order_by("currency", "bearer")
+    ]
+    attribution = attribution_get(player=player)
+    return {
+        "refunds": [{"refund": r, "amount": money(r.amount, r.currency), "url": admin_change_url(r)}
+                    for r in refunds],
+        "fees": fees,
+        "attribution": attribution,
+        "attribution_url": admin_change_url(attribution.affiliate) if attribution else None,
     }
 
 

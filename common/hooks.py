@@ -14,6 +14,7 @@ the money gates proper run through `common.gates.gates_check` instead.
 | `STAKE_RETURN_HOOKS` | inside a settlement / void / win / rollback transaction, before the accounts; must never refuse | player_id, currency, stake, payout, staked_at, now, void |
 | `STAKE_RETURN_BATCH_HOOKS` | inside a batch settlement transaction, before the accounts; must never refuse; must do what `STAKE_RETURN_HOOKS` does once per item, in order | returns (a list of dicts with the keys above but `now`), now |
 | `USER_REGISTRATION_CHECKS` | before a registration's transaction | email, username |
+| `USER_REGISTRATION_ATTRIBUTION_HOOKS` | inside the registration transaction, when an affiliate code was given; may refuse (400 unknown_affiliate_code), which writes nothing | user, affiliate_code, now |
 | `USER_REGISTERED_HOOKS` | after a registration committed | user, now |
 | `USER_LOGIN_HOOKS` | after the credentials were accepted, before the token | user, now |
 """

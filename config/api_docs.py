@@ -9,6 +9,7 @@ that is not listed here, so this table stays true.
 
 from __future__ import annotations
 
+from affiliates.errors import UnknownAffiliateCode
 from backoffice.errors import (
     AdjustmentNotPending,
     CallbackNotReviewable,
@@ -105,8 +106,10 @@ OPERATIONS: dict[str, dict] = {
     # --- auth ---------------------------------------------------------------------------
     "POST /api/v1/auth/register/": {
         "summary": "Register a player account",
-        "description": "Creates a player. Then obtain a token with `POST /api/v1/auth/token/`.",
-        "errors": [UsernameTaken, StaffAccountRefused],
+        "description": "Creates a player. Then obtain a token with `POST /api/v1/auth/token/`. "
+                       "An optional `affiliate_code` attributes the player to that affiliate "
+                       "for good; an unknown or inactive code is refused and nothing is created.",
+        "errors": [UsernameTaken, StaffAccountRefused, UnknownAffiliateCode],
     },
     "POST /api/v1/auth/token/": {
         "summary": "Log in: a fresh bearer token for this device",

@@ -21,6 +21,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection, connections, router, transaction
 
+from affiliates.models import Affiliate, AffiliateClose, AffiliatePayout
 from betting.models import Bet, BetLeg, BetStatus, Market, MarketSettlement
 from bonuses.models import OPEN_BONUS_STATUSES, BonusStake, PlayerBonus
 from casino.models import OUTCOME_OK, ProviderTransaction, TxStatus
@@ -600,6 +601,43 @@ def check_fees() -> list[Finding]:
     ]
 
 
+# --- affiliates: payable = commission posted by the closes - payouts, per affiliate ---------------
+
+_AFFILIATE, _CLOSE, _PAYOUT = sql_table(Affiliate), sql_table(AffiliateClose), sql_table(AffiliatePayout)
+
+AFFILIATES_SQL = f"""
+WITH posted AS (
+    SELECT t.reference, SUM(e.amount)::bigint AS total
+      FROM {ENTRY} e JOIN {ACCOUNT} a ON a.id = e.account_id
+      JOIN {TXN} t ON t.id = e.transaction_id
+     WHERE a.kind IN {sql_in(AccountKind.AFFILIATE_PAYABLE)} AND a.owner_id IS NULL
+     GROUP BY t.reference
+),
+expected AS (
+    SELECT 'affiliate:' || af.id AS reference, af.currency,
+           COALESCE((SELECT SUM(c.commission) FROM {_CLOSE} c WHERE c.affiliate_id = af.id), 0)
+         - COALESCE((SELECT SUM(p.amount) FROM {_PAYOUT} p WHERE p.affiliate_id = af.id), 0)
+           AS total
+      FROM {_AFFILIATE} af
+)
+SELECT COALESCE(x.reference, p.reference), x.currency, COALESCE(x.total, 0)::bigint,
+       COALESCE(p.total, 0)::bigint
+  FROM posted p FULL JOIN expected x ON x.reference = p.reference
+ WHERE COALESCE(p.total, 0) <> COALESCE(x.total, 0)
+ ORDER BY 1 LIMIT %s
+"""
+
+
+def check_affiliates() -> list[Finding]:
+    """Each affiliate's payable on the ledger equals the commission its closes posted less
+    what was paid out (an entry on the payable account of no affiliate is reported too)."""
+    return [
+        Finding(K.AFFILIATE_PAYABLE_MISMATCH, f"affiliate_payable_mismatch:{ref}", ref,
+                currency or "", expected=expected, actual=posted, detail={"reference": ref})
+        for ref, currency, expected, posted in _rows(AFFILIATES_SQL, [MAX_FINDINGS_PER_CHECK])
+    ]
+
+
 # --- the whole run ------------------------------------------------------------------------------
 
 
@@ -618,6 +656,7 @@ CHECKS = [
     Check("refunds", lambda now: check_refunds()),
     Check("bonuses", lambda now: check_bonuses()),
     Check("fees", lambda now: check_fees()),
+    Check("affiliates", lambda now: check_affiliates()),
     Check("stuck", lambda now: check_stuck(now=now)),
 ]
 

@@ -133,6 +133,7 @@ class DiscrepancyKind(models.TextChoices):
     BONUS_BALANCE_MISMATCH = "bonus_balance_mismatch", "Bonus balance differs from grants, stakes, returns and closures"
     BONUS_STATE_MISMATCH = "bonus_state_mismatch", "Bonus state disagrees with its ledger postings"
     FEE_LEDGER_MISMATCH = "fee_ledger_mismatch", "Fees account and fee charges disagree"
+    AFFILIATE_PAYABLE_MISMATCH = "affiliate_payable_mismatch", "Affiliate payable differs from closes less payouts"
 
 
 class DiscrepancyStatus(models.TextChoices):

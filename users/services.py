@@ -21,10 +21,12 @@ from .models import User
 from .tokens import REVOKED_PASSWORD_CHANGED, token_create, tokens_revoke_all
 
 
-def user_register(*, username: str, email: str, password: str) -> User:
+def user_register(*, username: str, email: str, password: str, affiliate_code: str = "") -> User:
     """Create a player account. Raises UsernameTaken, django ValidationError for a weak
-    password, and whatever the registration checks raise (the external self-exclusion
-    register: 403 externally_excluded, 503 exclusion_register_unavailable)."""
+    password, whatever the registration checks raise (the external self-exclusion
+    register: 403 externally_excluded, 503 exclusion_register_unavailable), and, with an
+    `affiliate_code`, whatever the attribution hooks raise (400 unknown_affiliate_code):
+    the player and the attribution commit together or not at all."""
     candidate = User(username=username, email=email)
     password_validation.validate_password(password, user=candidate)
     # Before the transaction: a check may call an external register.
@@ -37,6 +39,9 @@ def user_register(*, username: str, email: str, password: str) -> User:
             ).exists():
                 raise UsernameTaken()
             candidate.save()
+            if affiliate_code:
+                hooks_run("USER_REGISTRATION_ATTRIBUTION_HOOKS", user=candidate,
+                          affiliate_code=affiliate_code, now=timezone.now())
     except IntegrityError:
         raise UsernameTaken() from None
     hooks_run("USER_REGISTERED_HOOKS", user=candidate, now=timezone.now())

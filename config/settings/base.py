@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "wallet",
     "betting",
     "kyc",
+    "affiliates",
     "sessions.apps.GameSessionsConfig",
     "reconciliation",
     "backoffice",
@@ -654,3 +655,15 @@ METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", [])
 # /api/schema/ and /api/docs/ (common.views.ApiDocsAccess): public where API_DOCS_PUBLIC (dev,
 # test); otherwise staff only (an OTP-verified admin session or a staff API credential).
 API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", True)
+
+# --- affiliates (issue 19) -------------------------------------------------------------------
+# Registration passes an optional affiliate code to these hooks inside its transaction.
+USER_REGISTRATION_ATTRIBUTION_HOOKS = ["affiliates.hooks.registration_attribute"]
+# Ledger kinds whose cash credits to a referred player are bonus cost in the NGR.
+AFFILIATE_BONUS_COST_KINDS = env_str("AFFILIATE_BONUS_COST_KINDS", "bonus_convert").split(",")
+# Closing the previous month is idempotent: run daily, the first run of a month closes it.
+CELERY_BEAT_SCHEDULE["affiliates-close-previous-month"] = {
+    "task": "affiliates.tasks.affiliates_close_previous_month_task",
+    "schedule": 86400.0,
+}
+# --- end affiliates

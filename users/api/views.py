@@ -34,6 +34,9 @@ class UserRegisterApi(APIView):
         username = serializers.RegexField(r"^[\w.@+-]{3,150}$")
         email = serializers.EmailField()
         password = serializers.CharField(write_only=True, max_length=128)
+        affiliate_code = serializers.CharField(
+            required=False, allow_blank=True, max_length=64,
+            help_text="the tracking code of the affiliate who referred the player")
 
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()

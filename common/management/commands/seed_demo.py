@@ -7,7 +7,8 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-ORDER = ["users", "wallet", "bonuses", "betting", "kyc", "game_sessions", "reconciliation", "backoffice"]
+ORDER = ["users", "wallet", "affiliates", "bonuses", "betting", "kyc", "game_sessions", "reconciliation",
+         "backoffice"]
 
 
 class Command(BaseCommand):
