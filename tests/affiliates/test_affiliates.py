@@ -21,6 +21,7 @@ from tests.factories import make_player, make_staff
 from tests.reconciliation.helpers import deposit, settled_bet
 from tests.wallet.conftest import run_parallel
 from users.models import User
+from users.services import user_register
 from wallet.ledger import system_account
 from wallet.models import AccountKind, Entry, FeeSchedule, Refund, Transaction
 from wallet.refunds import refund_completed, refund_request, refund_send
@@ -81,7 +82,8 @@ def test_registration_captures_the_attribution_and_refuses_an_unknown_code():
 
 def test_attribution_is_immutable():
     a, b = _affiliate(code="a"), _affiliate(code="b", name="B")
-    player = User.objects.get(pk=_register("a").json()["id"])
+    player = user_register(username="attributed", email="attributed@x.test",
+                           password="correct-horse-battery-staple", affiliate_code="a")
     with pytest.raises(AttributionImmutable), transaction.atomic():
         affiliate_attribute(player=player, affiliate_code="b", now=timezone.now())
     with pytest.raises(IntegrityError), transaction.atomic():  # the database refuses too
@@ -90,7 +92,8 @@ def test_attribution_is_immutable():
 
 
 def _referred(affiliate, funds=100_000):
-    player = User.objects.get(pk=_register(affiliate.code).json()["id"])
+    player = user_register(username=f"r{uuid.uuid4().hex[:8]}", email=f"{uuid.uuid4().hex[:8]}@x.test",
+                           password="correct-horse-battery-staple", affiliate_code=affiliate.code)
     if funds:
         deposit(player, funds)
     return player

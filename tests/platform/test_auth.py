@@ -49,7 +49,8 @@ def test_login_is_throttled(settings):
     from django.core.cache import cache
 
     cache.clear()
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
+    original = settings.REST_FRAMEWORK
+    settings.REST_FRAMEWORK = {**original,
                                "DEFAULT_THROTTLE_RATES": {"login": "3/min", "register": "3/min"}}
     from rest_framework.settings import api_settings
 
@@ -66,6 +67,8 @@ def test_login_is_throttled(settings):
         assert last.json()["code"] == "too_many_attempts" and "Retry-After" in last.headers
     finally:
         cache.clear()
-        settings.REST_FRAMEWORK = settings.REST_FRAMEWORK
+        # Restore the real rates: ScopedRateThrottle keeps its class attribute otherwise,
+        # and every later registration in the run would be throttled at 3/min.
+        settings.REST_FRAMEWORK = original
         api_settings.reload()
         ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
