@@ -4,6 +4,7 @@ downloads as CSV; a payout is a button on the affiliate's page."""
 
 import csv
 import io
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -54,7 +55,8 @@ class PayoutForm(ReasonForm):
         try:
             return parse_amount(self.cleaned_data["amount"].strip(), self.obj.currency)
         except serializers.ValidationError as exc:
-            raise forms.ValidationError(exc.detail["amount"][0]) from None
+            detail: Any = exc.detail  # {"amount": [message]} from parse_amount
+            raise forms.ValidationError(detail["amount"][0]) from None
 
 
 def _payout(obj, actor, reason, now, data):
@@ -130,7 +132,7 @@ class AttributionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class CpaInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = CpaPayment
     fields = ["player", "deposit", "amount"]
-    readonly_fields = fields
+    readonly_fields = ["player", "deposit", "amount"]
     extra = 0
 
 
