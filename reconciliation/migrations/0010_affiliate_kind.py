@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reconciliation', '0008_fee_kind'),
+        ('reconciliation', '0009_history_channel'),
     ]
 
     operations = [
