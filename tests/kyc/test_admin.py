@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from kyc.models import KYCApplication, KYCStatus
+from tests.backoffice.conftest import verified_client
 from tests.factories import make_player, make_staff
 from tests.kyc.conftest import submit
 from users.roles import COMPLIANCE, SUPPORT
@@ -20,12 +21,6 @@ def _roles(db):
     roles_sync()
 
 
-@pytest.fixture(autouse=True)
-def _no_otp(settings):
-    # The backoffice admin site wants an OTP-verified session; that is tested there.
-    settings.BACKOFFICE_REQUIRE_OTP = False
-
-
 @pytest.fixture
 def application(make_api):
     res = submit(make_api(make_player()))
@@ -33,9 +28,9 @@ def application(make_api):
 
 
 def _browser(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    # A session that passed password + TOTP, as the admin login makes: the document view
+    # (an API view the admin embeds) accepts no other session.
+    return verified_client(user)
 
 
 def test_compliance_sees_queue_documents_and_buttons(application):
