@@ -136,8 +136,8 @@ BET_COLUMNS = ("id, player_id, kind, currency, stake, accepted_odds, odds_change
 SQL_BET = (f"INSERT INTO betting_bet ({BET_COLUMNS}) VALUES (%s, %s, 'single', 'USD', %s, %s, 'any', "
            "'open', NULL, 0, %s, NULL, now(), NULL)")
 SQL_BET_HISTORY = (f"INSERT INTO betting_historicalbet ({BET_COLUMNS}, history_date, "
-                   "history_change_reason, history_type, history_user_id) "
-                   f"SELECT {BET_COLUMNS}, now(), %s, %s, %s FROM betting_bet WHERE id = %s")
+                   "history_change_reason, history_type, history_user_id, history_channel) "
+                   f"SELECT {BET_COLUMNS}, now(), %s, %s, %s, 'system' FROM betting_bet WHERE id = %s")
 SQL_LEG = ("INSERT INTO betting_betleg (bet_id, selection_id, market_id, event_id, requested_odds, "
            "accepted_odds, odds_version, result, settled_version) "
            "VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending', 0)")
@@ -318,9 +318,9 @@ RAW_BETS = ("UPDATE betting_bet AS b SET status = r.v->>1, payout = (r.v->>2)::b
             f"settle_transaction_id = (r.v->>3)::bigint, settled_at = now() FROM {RAW_ROWS} "
             "WHERE b.id = (r.v->>0)::uuid")
 RAW_HISTORY = (f"INSERT INTO betting_historicalbet ({BET_COLUMNS}, history_date, "
-               "history_change_reason, history_type, history_user_id) "
-               f"SELECT {BET_COLUMNS}, now(), %s, '~', NULL FROM betting_bet WHERE id = ANY(%s::uuid[]) "
-               "ORDER BY id")
+               "history_change_reason, history_type, history_user_id, history_channel) "
+               f"SELECT {BET_COLUMNS}, now(), %s, '~', NULL, 'system' FROM betting_bet "
+               "WHERE id = ANY(%s::uuid[]) ORDER BY id")
 RAW_OUTBOX = ("INSERT INTO events_outboxevent (event_id, topic, aggregate_type, aggregate_id, payload, "
               "attempts) SELECT gen_random_uuid(), 'bet.settled', 'bet', r.v->>'bet_id', r.v::jsonb, 0 "
               f"FROM {RAW_ROWS}")

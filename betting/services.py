@@ -24,7 +24,7 @@ from bonuses.selectors import bonus_tracked_references
 from bonuses.services import stake_hold, stake_settle
 from common.db import json_rows, json_rows_sql, pg_array, service_atomic
 from common.gates import Operation, gates_check
-from common.history import save_with_history
+from common.history import history_channel, save_with_history
 from common.hooks import hooks_run
 from common.money import format_amount
 from common.tasks import enqueue_on_commit
@@ -655,8 +655,8 @@ def _bet_history_sql() -> str:
     columns = [f.column for f in Bet._meta.concrete_fields]
     cols = ", ".join(columns)
     return (f"INSERT INTO {Bet.history.model._meta.db_table} ({cols}, history_date, "
-            f"history_change_reason, history_type, history_user_id) "
-            f"SELECT {cols}, %s, %s, '~', NULL FROM betting_bet WHERE id = ANY(%s::uuid[]) "
+            f"history_change_reason, history_type, history_user_id, history_channel) "
+            f"SELECT {cols}, %s, %s, '~', NULL, %s FROM betting_bet WHERE id = ANY(%s::uuid[]) "
             "ORDER BY id")
 
 
@@ -673,7 +673,8 @@ def _write_bet_rows(plans: list[_BetPlan], settlement: dict, *, market: Market, 
         cur.execute(_BET_SETTLE_SQL, [now, json_rows([
             [p.bet.id, p.outcome, p.payout, p.bet.settle_seq + 1, settlement[p.bet.id]]
             for p in settled])])
-        cur.execute(_bet_history_sql(), [now, reason, pg_array(p.bet.id for p in settled)])
+        cur.execute(_bet_history_sql(), [now, reason, history_channel(),
+                                         pg_array(p.bet.id for p in settled)])
     events = []
     for p in settled:
         bet = p.bet

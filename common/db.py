@@ -56,7 +56,7 @@ def players_only(*tables: str) -> migrations.RunSQL:
             f"FOR EACH ROW EXECUTE FUNCTION common_refuse_staff_player();"
         )
         backward.append(f"DROP TRIGGER IF EXISTS {table}_players_only ON {table};")
-    return migrations.RunSQL(sql=forward, reverse_sql=backward)
+    return migrations.RunSQL(sql=tuple(forward), reverse_sql=tuple(backward))
 
 
 # --- the money transaction: one per request -------------------------------------------------

@@ -69,8 +69,9 @@ def test_a_batch_settles_each_bet_as_alone_and_keeps_every_invariant(settings):
             "won" if won else "lost", payout, 1)
         assert settled.settle_transaction.dedupe_key == f"bet:{b.pk}:settle:1"
         assert [h.status for h in settled.history.order_by("history_id")] == ["open", settled.status]
-        assert settled.history.latest("history_id").history_change_reason == (
-            f"market {market.pk} settlement v1")
+        latest = settled.history.latest("history_id")
+        assert (latest.history_change_reason, latest.history_channel) == (
+            f"market {market.pk} settlement v1", "system")
         assert BetLeg.objects.get(bet=b).result == ("won" if won else "lost")
         expected[p.pk] += payout - settled.stake
     for p in players:
