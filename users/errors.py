@@ -11,7 +11,15 @@ from common.errors import DomainError
 class UsernameTaken(DomainError):
     code = "username_taken"
     status_code = 409
-    default_detail = "That username or email is already registered."
+    default_detail = "That username is already taken."
+
+
+class UsernameConfusable(DomainError):
+    """The username looks like an existing one, or mixes scripts with look-alike letters."""
+
+    code = "username_confusable"
+    status_code = 409
+    default_detail = "That username looks too much like another one; choose a different one."
 
 
 class InvalidCredentials(DomainError):

@@ -4,14 +4,28 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from .usernames import username_skeleton
+
 
 class User(AbstractUser):
     """A player or a staff member. Staff carry `is_staff` and role groups (see users.roles)."""
 
     email = models.EmailField(unique=True)
+    # What the username looks like (users.usernames): unique, so no two accounts look alike.
+    # Set by save(); NULL only for rows bulk-inserted around it (benchmarks' set-up).
+    username_skeleton = models.CharField(max_length=600, unique=True, null=True,
+                                         editable=False)
 
     class Meta:
         ordering = ["id"]
+
+    def save(self, *args, **kwargs):
+        # Derived from the username on every save (create_user, admin, services alike).
+        self.username_skeleton = username_skeleton(self.username)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "username" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "username_skeleton"}
+        super().save(*args, **kwargs)
 
 
 class TokenKind(models.TextChoices):

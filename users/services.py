@@ -15,10 +15,12 @@ from .errors import (
     OTPInvalid,
     OTPNotEnrolled,
     OTPThrottled,
+    UsernameConfusable,
     UsernameTaken,
 )
 from .models import User
 from .tokens import REVOKED_PASSWORD_CHANGED, token_create, tokens_revoke_all
+from .usernames import username_dangerous, username_normalize, username_skeleton
 
 
 def user_register(*, username: str, email: str, password: str, affiliate_code: str = "") -> User:
@@ -26,26 +28,42 @@ def user_register(*, username: str, email: str, password: str, affiliate_code: s
     password, whatever the registration checks raise (the external self-exclusion
     register: 403 externally_excluded, 503 exclusion_register_unavailable), and, with an
     `affiliate_code`, whatever the attribution hooks raise (400 unknown_affiliate_code):
-    the player and the attribution commit together or not at all."""
+    the player and the attribution commit together or not at all.
+
+    Also raises UsernameConfusable. Returns the user unsaved (pk None) when the email
+    already has an account: the answer must not reveal that (docs/architecture.md)."""
+    username = username_normalize(username)
+    if username_dangerous(username):
+        raise UsernameConfusable("The username mixes scripts with look-alike letters.")
     candidate = User(username=username, email=email)
     password_validation.validate_password(password, user=candidate)
     # Before the transaction: a check may call an external register.
     hooks_run("USER_REGISTRATION_CHECKS", email=email, username=username)
+    # Hashing is the slow part of a registration: done whether or not the email is known.
     candidate.set_password(password)
+    skeleton = username_skeleton(username)
     try:
         with transaction.atomic(durable=True):
-            if User.objects.filter(username__iexact=username).exists() or User.objects.filter(
-                email__iexact=email
-            ).exists():
-                raise UsernameTaken()
+            _refuse_username(username, skeleton)
+            if User.objects.filter(email__iexact=email).exists():
+                return candidate  # same answer as a success; nothing is written
             candidate.save()
             if affiliate_code:
                 hooks_run("USER_REGISTRATION_ATTRIBUTION_HOOKS", user=candidate,
                           affiliate_code=affiliate_code, now=timezone.now())
     except IntegrityError:
-        raise UsernameTaken() from None
+        # A parallel registration took the name, its look-alike or the email meanwhile.
+        _refuse_username(username, skeleton)
+        return User(username=username, email=email)
     hooks_run("USER_REGISTERED_HOOKS", user=candidate, now=timezone.now())
     return candidate
+
+
+def _refuse_username(username: str, skeleton: str) -> None:
+    if User.objects.filter(username__iexact=username).exists():
+        raise UsernameTaken()
+    if User.objects.filter(username_skeleton=skeleton).exists():
+        raise UsernameConfusable()
 
 
 def _login_failed(*, username: str, request) -> None:
@@ -83,6 +101,7 @@ def token_issue(*, username: str, password: str, otp_token: str = "", device: st
 
     Staff need the current code of their TOTP device as well. Raises InvalidCredentials,
     OTPNotEnrolled (403), OTPCodeRequired (401 otp_required), OTPInvalid, OTPThrottled."""
+    username = username_normalize(username)
     user = authenticate(request, username=username, password=password)
     if user is None or not user.is_active:
         raise InvalidCredentials()

@@ -39,13 +39,13 @@ def test_registration_fails_closed_when_the_register_is_down(api):
 def test_registration_records_the_limit_prompt(api):
     r = register_user(api, "fine@example.test")
     assert r.status_code == 201, r.json()
-    profile = Profile.objects.get(player_id=r.json()["id"])
+    profile = Profile.objects.get(player__username=r.json()["username"])
     assert profile.limit_prompt_context == "registration" and profile.limit_prompt_shown_at
 
 
 def test_login_records_a_register_match_and_play_is_then_refused(api, settings):
     r = register_user(api, "later@example.test")
-    user = User.objects.get(pk=r.json()["id"])
+    user = User.objects.get(username=r.json()["username"])
     # The player joins the register after opening the account.
     settings.RG_SANDBOX_EXCLUDED_EMAILS = ["later@example.test"]
     cache.clear()

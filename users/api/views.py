@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -21,6 +22,7 @@ from users.tokens import (
     token_revoke,
     tokens_revoke_all,
 )
+from users.usernames import UsernameField
 
 
 class UserRegisterApi(APIView):
@@ -31,7 +33,10 @@ class UserRegisterApi(APIView):
     throttle_scope = "register"
 
     class InputSerializer(serializers.Serializer):
-        username = serializers.RegexField(r"^[\w.@+-]{3,150}$")
+        # NFKC first (users.usernames), then the pattern: fullwidth letters fold to ASCII.
+        username = UsernameField(max_length=150, validators=[RegexValidator(
+            r"\A[\w.@+-]{3,150}\Z", code="invalid_username",
+            message="3-150 letters, digits and . @ + - _")])
         email = serializers.EmailField()
         password = serializers.CharField(write_only=True, max_length=128)
         affiliate_code = serializers.CharField(
@@ -39,7 +44,8 @@ class UserRegisterApi(APIView):
             help_text="the tracking code of the affiliate who referred the player")
 
     class OutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField()
+        # No id: an email that already has an account gets this same answer (nothing is
+        # created), so the answer cannot tell whether the email was known.
         username = serializers.CharField()
         email = serializers.EmailField()
 
@@ -82,7 +88,7 @@ class TokenObtainApi(APIView):
     throttle_scope = "login"
 
     class InputSerializer(serializers.Serializer):
-        username = serializers.CharField(max_length=150)
+        username = UsernameField(max_length=150)
         password = serializers.CharField(write_only=True, max_length=128)
         otp_token = serializers.CharField(required=False, allow_blank=True, max_length=16,
                                           help_text="staff: the current authenticator code")
