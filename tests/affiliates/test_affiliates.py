@@ -70,7 +70,7 @@ def test_registration_captures_the_attribution_and_refuses_an_unknown_code():
     _affiliate(code="sunny")
     ok = _register("SUNNY")
     assert ok.status_code == 201, ok.content
-    player = User.objects.get(pk=ok.json()["id"])
+    player = User.objects.get(username=ok.json()["username"])
     assert Attribution.objects.get(player=player).affiliate.code == "sunny"
     users = User.objects.count()
     bad = _register("nobody")
