@@ -110,8 +110,10 @@ IDENTITY_FIELDS = ("full_name", "date_of_birth", "address", "country")
 def kyc_application_submit_precheck(*, player) -> None:
     """Refuse early (unlocked) what kyc_application_submit would refuse by the player's
     application state, so uploads are decoded only for a player who may submit.
-    kyc_application_submit checks again under its lock. Raises KYCAlreadyVerified,
-    KYCApplicationExists, KYCReapplyNotAllowed."""
+    kyc_application_submit checks again under its lock. Raises StaffAccountRefused,
+    KYCAlreadyVerified, KYCApplicationExists, KYCReapplyNotAllowed."""
+    # A staff account is never a KYC subject, whatever it filed as a player before.
+    refuse_staff_account(player)
     live = KYCApplication.objects.filter(player=player, status__in=LIVE_STATUSES).first()
     if live is not None:
         if live.status == KYCStatus.APPROVED:
