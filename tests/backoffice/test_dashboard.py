@@ -14,6 +14,7 @@ from backoffice.charts import Series, format_number, line_chart, nice_ticks, tim
 from backoffice.dashboard import format_age
 from events.relay import task_park
 from kyc.api.views import KYCApplicationSubmitApi
+from kyc.documents import document_decode
 from kyc.services import kyc_application_submit
 from reconciliation import liveness
 from reconciliation.models import Alert
@@ -77,7 +78,7 @@ def test_format_age():
 def _submit_kyc(player):
     serializer = KYCApplicationSubmitApi.InputSerializer(data=good_documents())
     assert serializer.is_valid(), serializer.errors
-    kyc_application_submit(player=player, documents=list(serializer.validated_data.values()),
+    kyc_application_submit(player=player, documents=[document_decode(d) for d in serializer.validated_data.values()],
                            now=timezone.now() - timedelta(hours=3, minutes=5))
 
 

@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.gates import Operation, gates_check
+from kyc.documents import document_decode
 from kyc.errors import AccountRestricted, KYCRequired
 from kyc.models import KYCApplication
 from kyc.services import aml_status_change, kyc_application_approve, kyc_application_submit
@@ -21,7 +22,7 @@ def _verify(player):
 
     serializer = KYCApplicationSubmitApi.InputSerializer(data=good_documents())
     assert serializer.is_valid(), serializer.errors
-    app, _ = kyc_application_submit(player=player, documents=list(serializer.validated_data.values()),
+    app, _ = kyc_application_submit(player=player, documents=[document_decode(d) for d in serializer.validated_data.values()],
                                     now=timezone.now())
     kyc_application_approve(application_id=app.pk, actor=make_staff(COMPLIANCE), now=timezone.now())
 
@@ -83,7 +84,7 @@ def test_pending_application_is_not_enough(settings):
 
     serializer = KYCApplicationSubmitApi.InputSerializer(data=good_documents())
     serializer.is_valid(raise_exception=True)
-    kyc_application_submit(player=player, documents=list(serializer.validated_data.values()),
+    kyc_application_submit(player=player, documents=[document_decode(d) for d in serializer.validated_data.values()],
                            now=timezone.now())
     assert KYCApplication.objects.filter(player=player).count() == 1
     with pytest.raises(KYCRequired):
